@@ -1,0 +1,160 @@
+package bridge
+
+import (
+	"fmt"
+	"log/slog"
+	"sync/atomic"
+	"time"
+
+	"go.nanomsg.org/mangos/v3"
+	"go.nanomsg.org/mangos/v3/protocol/req"
+	// Register every transport an endpoint URL may name: ipc, tcp, tls+tcp,
+	// ws, wss, inproc.
+	_ "go.nanomsg.org/mangos/v3/transport/all"
+)
+
+// Endpoint is one address of a pool.
+type Endpoint struct {
+	URL      string
+	Listen   bool // bind and let workers dial in; zero: dial a worker that binds (mod_nano's model)
+	Priority int  // lower is preferred; zero: 0
+}
+
+// endpoint is one REQ socket and its fixed pool of contexts.
+type endpoint struct {
+	Endpoint
+	sock  mangos.Socket
+	free  chan mangos.Context // idle contexts; its capacity is the in-flight limit
+	pipes atomic.Int32        // connected workers
+	log   *slog.Logger
+}
+
+// Reconnection pacing for dialled endpoints: quick enough that a restarted
+// worker takes traffic back within a second or two, slow enough not to spin
+// on a missing socket file.
+const (
+	reconnectMin = 50 * time.Millisecond
+	reconnectMax = time.Second
+)
+
+func openEndpoint(e Endpoint, c *Config, log *slog.Logger) (*endpoint, error) {
+	sock, err := req.NewSocket()
+	if err != nil {
+		return nil, err
+	}
+	ep := &endpoint{
+		Endpoint: e,
+		sock:     sock,
+		free:     make(chan mangos.Context, c.contexts()),
+		log:      log.With("endpoint", e.URL),
+	}
+	sock.SetPipeEventHook(ep.pipeEvent)
+	opts := []struct {
+		name  string
+		value any
+	}{
+		{mangos.OptionRetryTime, time.Duration(0)}, // never resend; see the package doc
+		{mangos.OptionMaxRecvSize, c.maxReplyBytes()},
+		{mangos.OptionRecvDeadline, c.timeout()},
+		{mangos.OptionSendDeadline, c.timeout()},
+		{mangos.OptionFailNoPeers, true},
+		{mangos.OptionReconnectTime, reconnectMin},
+		{mangos.OptionMaxReconnectTime, reconnectMax},
+	}
+	for _, o := range opts {
+		if err := sock.SetOption(o.name, o.value); err != nil {
+			sock.Close()
+			return nil, fmt.Errorf("endpoint %s: option %s: %w", e.URL, o.name, err)
+		}
+	}
+	// Contexts inherit the socket's options, so they are opened after them.
+	for range cap(ep.free) {
+		ctx, err := sock.OpenContext()
+		if err != nil {
+			sock.Close()
+			return nil, fmt.Errorf("endpoint %s: open context: %w", e.URL, err)
+		}
+		ep.free <- ctx
+	}
+	if e.Listen {
+		err = sock.Listen(e.URL)
+	} else {
+		// Asynchronous: the gateway starts before its workers, and mangos
+		// keeps redialling a worker that restarts.
+		err = sock.DialOptions(e.URL, map[string]any{mangos.OptionDialAsynch: true})
+	}
+	if err != nil {
+		sock.Close()
+		return nil, fmt.Errorf("endpoint %s: %w", e.URL, err)
+	}
+	return ep, nil
+}
+
+func (ep *endpoint) pipeEvent(ev mangos.PipeEvent, p mangos.Pipe) {
+	switch ev {
+	case mangos.PipeEventAttached:
+		n := ep.pipes.Add(1)
+		ep.log.Info("worker connected", "pipe", p.ID(), "workers", n)
+	case mangos.PipeEventDetached:
+		n := ep.pipes.Add(-1)
+		ep.log.Warn("worker disconnected", "pipe", p.ID(), "workers", n)
+	}
+}
+
+// inFlight is the number of contexts in use.
+func (ep *endpoint) inFlight() int { return cap(ep.free) - len(ep.free) }
+
+// roundTrip sends msg on one context and appends the reply to dst.
+func (ep *endpoint) roundTrip(dst, msg []byte) ([]byte, error) {
+	var ctx mangos.Context
+	select {
+	case ctx = <-ep.free:
+	default:
+		return dst, ErrBusy
+	}
+	defer func() { ep.free <- ctx }()
+
+	m := mangos.NewMessage(len(msg))
+	m.Body = append(m.Body, msg...)
+	if err := ctx.SendMsg(m); err != nil {
+		m.Free()
+		return dst, sendError(err)
+	}
+	reply, err := ctx.RecvMsg()
+	if err != nil {
+		return dst, recvError(err)
+	}
+	dst = append(dst, reply.Body...)
+	reply.Free()
+	return dst, nil
+}
+
+func sendError(err error) error {
+	switch err {
+	case mangos.ErrNoPeers:
+		return ErrNoWorker
+	case mangos.ErrSendTimeout:
+		return ErrTimeout
+	case mangos.ErrClosed:
+		return ErrClosed
+	}
+	return fmt.Errorf("bridge: send: %w", err)
+}
+
+// recvError maps a receive failure. The request was sent, so losing every
+// worker now (ErrNoPeers) or the one that had it (ErrCanceled, as mangos'
+// REQ cancels a context whose pipe closes when resending is off) means the
+// request was lost in flight, not that no worker was there.
+func recvError(err error) error {
+	switch err {
+	case mangos.ErrRecvTimeout:
+		return ErrTimeout
+	case mangos.ErrNoPeers, mangos.ErrCanceled:
+		return ErrWorkerLost
+	case mangos.ErrClosed:
+		return ErrClosed
+	}
+	return fmt.Errorf("bridge: receive: %w", err)
+}
+
+func (ep *endpoint) close() error { return ep.sock.Close() }

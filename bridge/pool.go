@@ -1,0 +1,144 @@
+package bridge
+
+import (
+	"errors"
+	"log/slog"
+	"sort"
+	"sync/atomic"
+	"time"
+)
+
+// Config shapes a Pool. Every zero value is usable.
+type Config struct {
+	Name            string
+	Endpoints       []Endpoint
+	Timeout         time.Duration // deadline to send and to get the reply; zero: 30s
+	Contexts        int           // in-flight limit per endpoint; zero: 64
+	MaxReplyBytes   int           // larger replies close the connection (502); zero: 64 MiB
+	RetryIdempotent bool          // retry an idempotent request once when its worker is lost; zero: never resend
+	Logger          *slog.Logger  // zero: slog.Default()
+}
+
+func (c *Config) timeout() time.Duration {
+	if c.Timeout <= 0 {
+		return 30 * time.Second
+	}
+	return c.Timeout
+}
+
+func (c *Config) contexts() int {
+	if c.Contexts <= 0 {
+		return 64
+	}
+	return c.Contexts
+}
+
+func (c *Config) maxReplyBytes() int {
+	if c.MaxReplyBytes <= 0 {
+		return 64 << 20
+	}
+	return c.MaxReplyBytes
+}
+
+// Pool sends requests to the endpoints of one route.
+type Pool struct {
+	groups [][]*endpoint // by ascending priority
+	retry  bool
+	next   atomic.Uint32 // rotates ties between equally loaded endpoints
+}
+
+// NewPool opens every endpoint of c. Dialled endpoints connect in the
+// background, so a worker that is not up yet is not an error.
+func NewPool(c Config) (*Pool, error) {
+	if len(c.Endpoints) == 0 {
+		return nil, errors.New("bridge: pool " + c.Name + " has no endpoint")
+	}
+	log := c.Logger
+	if log == nil {
+		log = slog.Default()
+	}
+	log = log.With("route", c.Name)
+	eps := append([]Endpoint(nil), c.Endpoints...)
+	sort.SliceStable(eps, func(i, j int) bool { return eps[i].Priority < eps[j].Priority })
+
+	p := &Pool{retry: c.RetryIdempotent}
+	for i, e := range eps {
+		ep, err := openEndpoint(e, &c, log)
+		if err != nil {
+			p.Close()
+			return nil, err
+		}
+		if i == 0 || e.Priority != eps[i-1].Priority {
+			p.groups = append(p.groups, nil)
+		}
+		g := len(p.groups) - 1
+		p.groups[g] = append(p.groups[g], ep)
+	}
+	return p, nil
+}
+
+// RoundTrip sends msg to a worker and appends its reply to dst, which the
+// result aliases when it has room. idempotent tells that the request may be
+// sent again if its worker is lost, which happens only when the pool was
+// configured to retry.
+func (p *Pool) RoundTrip(dst, msg []byte, idempotent bool) ([]byte, error) {
+	ep := p.pick()
+	if ep == nil {
+		return dst, ErrNoWorker
+	}
+	reply, err := ep.roundTrip(dst, msg)
+	if err == ErrWorkerLost && idempotent && p.retry {
+		if ep = p.pick(); ep != nil {
+			reply, err = ep.roundTrip(dst, msg)
+		}
+	}
+	return reply, err
+}
+
+// pick returns the least loaded endpoint with a connected worker in the
+// first group that has one, or nil.
+func (p *Pool) pick() *endpoint {
+	for _, g := range p.groups {
+		var best *endpoint
+		bestLoad := int(^uint(0) >> 1)
+		start := int(p.next.Add(1))
+		for i := range g {
+			ep := g[(start+i)%len(g)]
+			if ep.pipes.Load() <= 0 {
+				continue
+			}
+			if load := ep.inFlight(); load < bestLoad {
+				best, bestLoad = ep, load
+			}
+		}
+		if best != nil {
+			return best
+		}
+	}
+	return nil
+}
+
+// Workers reports how many workers are connected to each endpoint, in
+// priority order, for health checks and `nanogate check`.
+func (p *Pool) Workers() map[string]int {
+	out := make(map[string]int)
+	for _, g := range p.groups {
+		for _, ep := range g {
+			out[ep.URL] = int(ep.pipes.Load())
+		}
+	}
+	return out
+}
+
+// Close closes every socket; requests in flight end with ErrClosed.
+func (p *Pool) Close() error {
+	var errs []error
+	for _, g := range p.groups {
+		for _, ep := range g {
+			if err := ep.close(); err != nil {
+				errs = append(errs, err)
+			}
+		}
+	}
+	return errors.Join(errs...)
+}

@@ -1,0 +1,133 @@
+package frontend
+
+import (
+	"bytes"
+)
+
+// framing is what the header scan learns about the request.
+type framing struct {
+	framed    bool   // Content-Length or Transfer-Encoding present
+	requestID []byte // the client's X-Request-Id when it is sane
+}
+
+// errSmuggling names the request shapes that proxies and servers disagree
+// on, the raw material of request smuggling (RFC 9112 section 6.3 and
+// 11.2). fasthttp v1.74.0 accepts some of them, so they are refused here.
+type errSmuggling string
+
+func (e errSmuggling) Error() string { return string(e) }
+
+const (
+	errBothLengths  = errSmuggling("both Content-Length and Transfer-Encoding")
+	errTwoLengths   = errSmuggling("conflicting Content-Length values")
+	errBadLength    = errSmuggling("invalid Content-Length")
+	errBadEncoding  = errSmuggling("Transfer-Encoding other than a single chunked")
+	errFolded       = errSmuggling("obsolete line folding")
+	errBadFieldName = errSmuggling("invalid header field name")
+)
+
+var (
+	hContentLength    = []byte("Content-Length")
+	hTransferEncoding = []byte("Transfer-Encoding")
+	hRequestID        = []byte("X-Request-Id")
+	chunked           = []byte("chunked")
+)
+
+// scanHeaders checks the raw header block (as received, without the
+// request line) in one pass.
+func scanHeaders(raw []byte) (framing, error) {
+	var f framing
+	var length []byte
+	encodings := 0
+	for len(raw) > 0 {
+		i := bytes.IndexByte(raw, '\n')
+		var line []byte
+		if i < 0 {
+			line, raw = raw, nil
+		} else {
+			line, raw = raw[:i], raw[i+1:]
+		}
+		line = bytes.TrimSuffix(line, []byte("\r"))
+		if len(line) == 0 {
+			continue
+		}
+		if line[0] == ' ' || line[0] == '\t' {
+			return f, errFolded
+		}
+		colon := bytes.IndexByte(line, ':')
+		if colon <= 0 {
+			return f, errBadFieldName
+		}
+		name, value := line[:colon], bytes.TrimSpace(line[colon+1:])
+		for _, c := range name {
+			if !isToken(c) {
+				// "Transfer-Encoding : chunked" is read differently by
+				// different parsers; RFC 9112 section 5.1 says reject.
+				return f, errBadFieldName
+			}
+		}
+		switch {
+		case bytes.EqualFold(name, hContentLength):
+			if !isDigits(value) {
+				return f, errBadLength
+			}
+			if length != nil && !bytes.Equal(length, value) {
+				return f, errTwoLengths
+			}
+			length = value
+		case bytes.EqualFold(name, hTransferEncoding):
+			encodings++
+			if encodings > 1 || !bytes.EqualFold(value, chunked) {
+				return f, errBadEncoding
+			}
+		case bytes.EqualFold(name, hRequestID):
+			if saneID(value) {
+				f.requestID = value
+			}
+		}
+	}
+	if length != nil && encodings > 0 {
+		return f, errBothLengths
+	}
+	f.framed = length != nil || encodings > 0
+	return f, nil
+}
+
+// saneID accepts a client's request id that is safe to log and forward:
+// 1 to 128 characters of letters, digits and -._:
+func saneID(b []byte) bool {
+	if len(b) == 0 || len(b) > 128 {
+		return false
+	}
+	for _, c := range b {
+		switch {
+		case c >= 'a' && c <= 'z', c >= 'A' && c <= 'Z', c >= '0' && c <= '9',
+			c == '-', c == '.', c == '_', c == ':':
+		default:
+			return false
+		}
+	}
+	return true
+}
+
+func isDigits(b []byte) bool {
+	if len(b) == 0 || len(b) > 18 {
+		return false
+	}
+	for _, c := range b {
+		if c < '0' || c > '9' {
+			return false
+		}
+	}
+	return true
+}
+
+// isToken reports whether c may appear in a field name (RFC 9110 section
+// 5.6.2).
+func isToken(c byte) bool {
+	switch {
+	case c >= 'a' && c <= 'z', c >= 'A' && c <= 'Z', c >= '0' && c <= '9':
+		return true
+	}
+	return bytes.IndexByte([]byte("!#$%&'*+-.^_`|~"), c) >= 0
+}

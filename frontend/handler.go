@@ -1,0 +1,181 @@
+package frontend
+
+import (
+	"bytes"
+	"context"
+	"log/slog"
+	"net"
+	"sync"
+
+	"github.com/nanogate/nanogate/session"
+	"github.com/valyala/fasthttp"
+)
+
+// scratch holds the per-request buffers; pooled so that a warm gateway
+// encodes and receives without allocating.
+type scratch struct {
+	msg, reply, ip, rid []byte
+}
+
+// maxPooled bounds the buffers kept for reuse: one 5 MiB upload must not
+// pin 5 MiB per pooled scratch for the life of the process.
+const maxPooled = 1 << 20
+
+var scratchPool = sync.Pool{New: func() any {
+	return &scratch{msg: make([]byte, 0, 4096), reply: make([]byte, 0, 4096)}
+}}
+
+func releaseScratch(s *scratch) {
+	if cap(s.msg) > maxPooled || cap(s.reply) > maxPooled {
+		return
+	}
+	scratchPool.Put(s)
+}
+
+var (
+	hServer       = []byte("Server")
+	methodGet     = []byte("GET")
+	methodHead    = []byte("HEAD")
+	methodOptions = []byte("OPTIONS")
+	methodTrace   = []byte("TRACE")
+)
+
+// handle serves one request; see the package doc for the order of steps.
+func (s *Server) handle(ctx *fasthttp.RequestCtx) {
+	h := &ctx.Request.Header
+	f, err := scanHeaders(h.RawHeaders())
+	if err != nil {
+		s.log.Warn("refused request", "reason", err.Error(), "client", ctx.RemoteAddr().String())
+		ctx.SetConnectionClose()
+		s.errorReply(ctx, fasthttp.StatusBadRequest, err.Error())
+		return
+	}
+	route := s.router.match(h.Host(), ctx.Path())
+	if route == nil {
+		s.errorReply(ctx, fasthttp.StatusNotFound, "no route")
+		return
+	}
+
+	sc := scratchPool.Get().(*scratch)
+	defer releaseScratch(sc)
+	rid := f.requestID
+	if rid == nil {
+		sc.rid = s.reqIDs.Make(ctx.ConnID(), ctx.ConnRequestNum()).AppendHex(sc.rid[:0])
+		rid = sc.rid
+	}
+	method := h.Method()
+	req := session.Request{
+		Method: method, URI: h.RequestURI(), Proto: h.Protocol(), Header: h.RawHeaders(),
+		Body: ctx.Request.Body(), Framed: f.framed,
+		Forward: route.Forward, RequestID: rid,
+	}
+	if route.Forward {
+		sc.ip = appendIP(sc.ip[:0], ctx.RemoteAddr())
+		req.ClientIP = sc.ip
+		req.Session = s.sessIDs.Make(ctx.ConnID(), uint64(ctx.ConnTime().UnixNano()))
+	}
+	sc.msg = session.AppendRequest(sc.msg[:0], &req)
+
+	safe := bytes.Equal(method, methodGet) || bytes.Equal(method, methodHead) ||
+		bytes.Equal(method, methodOptions) || bytes.Equal(method, methodTrace)
+	sc.reply, err = route.Upstream.RoundTrip(sc.reply[:0], sc.msg, safe)
+	if err != nil {
+		s.upstreamFailed(ctx, route, rid, err)
+		return
+	}
+	var resp session.Response
+	if err := resp.Parse(sc.reply, bytes.Equal(method, methodHead)); err != nil {
+		s.upstreamFailed(ctx, route, rid, err)
+		return
+	}
+	writeResponse(&ctx.Response, &resp)
+	if s.log.Enabled(context.Background(), slog.LevelDebug) {
+		s.log.Debug("request", "id", string(rid), "route", route.Name, "method", string(method),
+			"uri", string(h.RequestURI()), "status", resp.Status, "bytes", len(resp.Body))
+	}
+}
+
+// writeResponse copies a parsed reply into the fasthttp response. Framing
+// and hop-by-hop fields (RFC 9110 section 7.6.1) are the gateway's own
+// business: fasthttp frames the body and manages Date and Connection.
+func writeResponse(w *fasthttp.Response, r *session.Response) {
+	w.Header.SetStatusCode(r.Status)
+	if len(r.Reason) > 0 && string(r.Reason) != fasthttp.StatusMessage(r.Status) {
+		w.Header.SetStatusMessage(r.Reason)
+	}
+	contentLength := -1
+	for hb := r.Header; len(hb) > 0; {
+		name, value, rest, _ := session.NextHeader(hb) // Parse validated every line
+		hb = rest
+		switch {
+		case bytes.EqualFold(name, hContentLength):
+			contentLength, _ = parseInt(value)
+			continue
+		case isHopByHop(name):
+			continue
+		case bytes.EqualFold(name, hServer):
+			w.Header.SetServerBytes(value)
+			continue
+		}
+		w.Header.AddBytesKV(name, value)
+	}
+	if len(r.Body) == 0 && contentLength > 0 {
+		// A HEAD or 304 reply announces the size it does not carry.
+		w.SkipBody = true
+		w.Header.SetContentLength(contentLength)
+		return
+	}
+	w.SetBody(r.Body)
+}
+
+var hopByHop = [][]byte{
+	[]byte("Connection"), []byte("Keep-Alive"), []byte("Proxy-Connection"),
+	[]byte("Transfer-Encoding"), []byte("TE"), []byte("Trailer"), []byte("Upgrade"),
+	[]byte("Date"),
+}
+
+func isHopByHop(name []byte) bool {
+	for _, h := range hopByHop {
+		if bytes.EqualFold(name, h) {
+			return true
+		}
+	}
+	return false
+}
+
+func parseInt(b []byte) (int, bool) {
+	if !isDigits(b) {
+		return -1, false
+	}
+	n := 0
+	for _, c := range b {
+		n = n*10 + int(c-'0')
+	}
+	return n, true
+}
+
+// appendIP appends the textual IP of addr without allocating for TCP
+// addresses.
+func appendIP(dst []byte, addr net.Addr) []byte {
+	if a, ok := addr.(*net.TCPAddr); ok {
+		return a.AddrPort().Addr().Unmap().AppendTo(dst)
+	}
+	return append(dst, addr.String()...)
+}
+
+// upstreamFailed answers and logs a failed round trip.
+func (s *Server) upstreamFailed(ctx *fasthttp.RequestCtx, route *Route, rid []byte, err error) {
+	status := statusFor(err)
+	if status == fasthttp.StatusServiceUnavailable {
+		ctx.Response.Header.Set("Retry-After", "1")
+	}
+	s.log.Warn("upstream failed", "id", string(rid), "route", route.Name, "status", status, "err", err)
+	s.errorReply(ctx, status, err.Error())
+}
+
+// errorReply writes a short plain-text error the gateway itself produced.
+func (s *Server) errorReply(ctx *fasthttp.RequestCtx, status int, detail string) {
+	ctx.Response.SetStatusCode(status)
+	ctx.Response.Header.SetContentType("text/plain; charset=utf-8")
+	ctx.Response.SetBodyString(fasthttp.StatusMessage(status) + ": " + detail + "\n")
+}

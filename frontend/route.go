@@ -1,0 +1,89 @@
+package frontend
+
+import (
+	"bytes"
+	"regexp"
+	"sort"
+	"strings"
+)
+
+// Upstream carries encoded requests to workers; bridge.Pool is one. The
+// reply is appended to dst and the result aliases dst when it has room.
+// safe tells that the method is safe (RFC 9110 section 9.2.1), so the
+// upstream may resend it if it is configured to.
+type Upstream interface {
+	RoundTrip(dst, msg []byte, safe bool) ([]byte, error)
+}
+
+// Route maps a host and a path to an Upstream.
+type Route struct {
+	Name  string
+	Host  string         // exact host, case-insensitive, port ignored; zero: any host
+	Path  string         // path prefix; zero: "/"
+	Regex *regexp.Regexp // used instead of Path when set, like mod_nano's LocationMatch
+	// Forward adds X-Forwarded-For, X-Forwarded-Proto, X-Request-Id and
+	// X-Nanogate-Session; zero: off, which is mod_nano's behaviour.
+	Forward  bool
+	Upstream Upstream
+}
+
+// router is the route table, ordered once at start-up: routes of a named
+// host before host-less ones; within each, regex routes in configuration
+// order, then prefixes longest first (nginx's order: an explicit pattern
+// beats a prefix).
+type router struct {
+	routes []*Route
+}
+
+func newRouter(routes []Route) *router {
+	r := &router{}
+	for i := range routes {
+		rt := routes[i]
+		rt.Host = strings.ToLower(rt.Host)
+		if rt.Path == "" && rt.Regex == nil {
+			rt.Path = "/"
+		}
+		r.routes = append(r.routes, &rt)
+	}
+	rank := func(rt *Route) int {
+		n := 0
+		if rt.Host == "" {
+			n += 2
+		}
+		if rt.Regex == nil {
+			n++
+		}
+		return n
+	}
+	sort.SliceStable(r.routes, func(i, j int) bool {
+		a, b := r.routes[i], r.routes[j]
+		if ra, rb := rank(a), rank(b); ra != rb {
+			return ra < rb
+		}
+		return len(a.Path) > len(b.Path)
+	})
+	return r
+}
+
+// match returns the route for host (as sent, possibly with a port) and the
+// normalized path, or nil.
+func (r *router) match(host, path []byte) *Route {
+	if i := bytes.LastIndexByte(host, ':'); i >= 0 && !bytes.HasSuffix(host, []byte("]")) {
+		host = host[:i]
+	}
+	for _, rt := range r.routes {
+		if rt.Host != "" && !bytes.EqualFold(host, []byte(rt.Host)) {
+			continue
+		}
+		if rt.Regex != nil {
+			if rt.Regex.Match(path) {
+				return rt
+			}
+			continue
+		}
+		if bytes.HasPrefix(path, []byte(rt.Path)) {
+			return rt
+		}
+	}
+	return nil
+}

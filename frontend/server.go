@@ -1,0 +1,101 @@
+package frontend
+
+import (
+	"context"
+	"fmt"
+	"log/slog"
+	"net"
+	"time"
+
+	"github.com/nanogate/nanogate/session"
+	"github.com/valyala/fasthttp"
+)
+
+// Config shapes the front end. Every zero value is usable.
+type Config struct {
+	Routes         []Route
+	ReadTimeout    time.Duration // to read one request, headers and body; zero: 30s
+	WriteTimeout   time.Duration // zero: 30s
+	IdleTimeout    time.Duration // keep-alive idle; zero: 90s
+	MaxHeaderBytes int           // request line and headers; over it: 431; zero: 8 KiB
+	MaxBodyBytes   int           // over it: 413; zero: 8 MiB
+	MaxConns       int           // connections served at once; zero: fasthttp's 256 Ki
+	Logger         *slog.Logger  // zero: slog.Default()
+}
+
+// Server is the HTTP side of the gateway.
+type Server struct {
+	srv     *fasthttp.Server
+	router  *router
+	log     *slog.Logger
+	sessIDs *session.IDGen // one session id per client connection
+	reqIDs  *session.IDGen // one request id per request
+}
+
+// New builds a Server; it serves nothing until Serve.
+func New(c Config) *Server {
+	log := c.Logger
+	if log == nil {
+		log = slog.Default()
+	}
+	s := &Server{
+		router:  newRouter(c.Routes),
+		log:     log,
+		sessIDs: session.NewIDGen(),
+		reqIDs:  session.NewIDGen(),
+	}
+	s.srv = &fasthttp.Server{
+		Name:               "nanogate",
+		Handler:            s.handle,
+		ErrorHandler:       s.parseError,
+		ReadTimeout:        orDefault(c.ReadTimeout, 30*time.Second),
+		WriteTimeout:       orDefault(c.WriteTimeout, 30*time.Second),
+		IdleTimeout:        orDefault(c.IdleTimeout, 90*time.Second),
+		ReadBufferSize:     orDefault(c.MaxHeaderBytes, 8<<10),
+		MaxRequestBodySize: orDefault(c.MaxBodyBytes, 8<<20),
+		Concurrency:        c.MaxConns,
+		Logger:             fasthttpLogger{log},
+		// Pass the worker's headers as it wrote them: no renaming, no
+		// invented Content-Type, no Server header of our own.
+		DisableHeaderNamesNormalizing: true,
+		NoDefaultContentType:          true,
+		NoDefaultServerHeader:         true,
+		// A request smuggling shape must not leave a connection half-read;
+		// fasthttp closes after any parse error.
+		CloseOnShutdown: true,
+	}
+	return s
+}
+
+func orDefault[T comparable](v, def T) T {
+	var zero T
+	if v == zero {
+		return def
+	}
+	return v
+}
+
+// Serve accepts connections on ln until Shutdown.
+func (s *Server) Serve(ln net.Listener) error {
+	return s.srv.Serve(ln)
+}
+
+// Shutdown stops accepting, lets requests in flight finish, and closes idle
+// connections, waiting at most until ctx is done.
+func (s *Server) Shutdown(ctx context.Context) error {
+	return s.srv.ShutdownWithContext(ctx)
+}
+
+// parseError answers a request fasthttp could not read.
+func (s *Server) parseError(ctx *fasthttp.RequestCtx, err error) {
+	status := parseErrorStatus(err)
+	s.log.Info("unreadable request", "status", status, "client", ctx.RemoteAddr().String(), "err", err)
+	s.errorReply(ctx, status, err.Error())
+}
+
+// fasthttpLogger sends fasthttp's own messages to slog.
+type fasthttpLogger struct{ log *slog.Logger }
+
+func (l fasthttpLogger) Printf(format string, args ...any) {
+	l.log.Warn(fmt.Sprintf(format, args...), "source", "fasthttp")
+}

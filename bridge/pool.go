@@ -78,33 +78,56 @@ func NewPool(c Config) (*Pool, error) {
 }
 
 // RoundTrip sends msg to a worker and appends its reply to dst, which the
-// result aliases when it has room. idempotent tells that the request may be
-// sent again if its worker is lost, which happens only when the pool was
-// configured to retry.
-func (p *Pool) RoundTrip(dst, msg []byte, idempotent bool) ([]byte, error) {
-	ep := p.pick()
-	if ep == nil {
+// result aliases when it has room. safe tells that the request may run
+// twice without harm (a safe method); it is sent again to another endpoint,
+// once, if its worker is lost and the pool was configured to retry. A
+// request that was never sent (its endpoint's last worker left between the
+// choice and the send) goes to another endpoint whatever its method.
+func (p *Pool) RoundTrip(dst, msg []byte, safe bool) ([]byte, error) {
+	var failed *endpoint
+	var err error
+	for attempt := 0; attempt < 2; attempt++ {
+		ep := p.pick(failed)
+		if ep == nil {
+			break
+		}
+		var reply []byte
+		reply, err = ep.roundTrip(dst, msg)
+		switch {
+		case err == nil:
+			return reply, nil
+		case err == ErrNoWorker:
+		case err == ErrWorkerLost && safe && p.retry:
+		default:
+			return dst, &EndpointError{URL: ep.URL, Err: err}
+		}
+		failed = ep
+	}
+	if failed == nil {
 		return dst, ErrNoWorker
 	}
-	reply, err := ep.roundTrip(dst, msg)
-	if err == ErrWorkerLost && idempotent && p.retry {
-		if ep = p.pick(); ep != nil {
-			reply, err = ep.roundTrip(dst, msg)
-		}
-	}
-	return reply, err
+	return dst, &EndpointError{URL: failed.URL, Err: err}
 }
 
+// EndpointError names the endpoint a request failed on, for the logs.
+type EndpointError struct {
+	URL string
+	Err error
+}
+
+func (e *EndpointError) Error() string { return e.URL + ": " + e.Err.Error() }
+func (e *EndpointError) Unwrap() error { return e.Err }
+
 // pick returns the least loaded endpoint with a connected worker in the
-// first group that has one, or nil.
-func (p *Pool) pick() *endpoint {
+// first group that has one, never skip, or nil.
+func (p *Pool) pick(skip *endpoint) *endpoint {
 	for _, g := range p.groups {
 		var best *endpoint
 		bestLoad := int(^uint(0) >> 1)
 		start := int(p.next.Add(1))
 		for i := range g {
 			ep := g[(start+i)%len(g)]
-			if ep.pipes.Load() <= 0 {
+			if ep == skip || ep.pipes.Load() <= 0 {
 				continue
 			}
 			if load := ep.inFlight(); load < bestLoad {

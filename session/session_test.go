@@ -27,16 +27,16 @@ var requestCases = []struct {
 	}},
 	{"post-binary", Request{
 		Method: []byte("POST"), URI: []byte("/upload"), Proto: []byte("HTTP/1.1"),
-		Header:  []byte("Host: h\r\nContent-Type: application/octet-stream\r\nContent-Length: 7\r\n\r\n"),
-		Body:    []byte("a\x00b\r\n\x00\xff"), Framed: true,
+		Header: []byte("Host: h\r\nContent-Type: application/octet-stream\r\nContent-Length: 7\r\n\r\n"),
+		Body:   []byte("a\x00b\r\n\x00\xff"), Framed: true,
 		Forward: true, ClientIP: []byte("::1"), RequestID: []byte("r-1"), Session: testSession,
 	}},
 	{"post-dechunked", Request{
 		// The client sent Transfer-Encoding: chunked; the body arrives
 		// decoded and is re-framed with Content-Length.
 		Method: []byte("POST"), URI: []byte("/chunked"), Proto: []byte("HTTP/1.1"),
-		Header:  []byte("Host: h\r\nTransfer-Encoding: chunked\r\nX-Trace: 1\r\n\r\n"),
-		Body:    []byte("hello world"), Framed: true,
+		Header: []byte("Host: h\r\nTransfer-Encoding: chunked\r\nX-Trace: 1\r\n\r\n"),
+		Body:   []byte("hello world"), Framed: true,
 		Forward: true, ClientIP: []byte("10.0.0.7"), RequestID: []byte("r-2"), Session: testSession,
 	}},
 	{"post-empty", Request{

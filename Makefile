@@ -1,0 +1,69 @@
+# nanogate: `make run` starts the gateway and a demo worker; `make test` runs
+# every test. Both install what they need from Debian's packages first.
+
+GO        ?= go
+BIN       := bin
+SUDO      := $(shell [ "$$(id -u)" = 0 ] || echo sudo)
+FUZZTIME  ?= 30s
+DEMO_SOCK ?= /tmp/nanogate-demo.sock
+
+# Real peers the tests talk to: libnanomsg for the mod_nano-style C worker,
+# nanocat as a raw nanomsg REP peer, a C compiler and curl.
+TEST_PKGS  := gcc libc6-dev libnanomsg-dev nanomsg-utils curl
+# Contenders and load generator for `make bench`.
+BENCH_PKGS := wrk nginx apache2 libnanomsg-dev
+
+.PHONY: all build run test test-short vet fuzz bench deps bench-deps clean
+
+all: build
+
+build:
+	$(GO) build -o $(BIN)/nanogate ./cmd/nanogate
+	$(GO) build -o $(BIN)/demo-worker ./backend-sdk/go/cmd/demo-worker
+
+# The demo worker binds $(DEMO_SOCK); the gateway (nanogate.toml) dials it.
+# Ctrl-C stops both.
+run: build
+	@$(BIN)/demo-worker --bind ipc://$(DEMO_SOCK) & worker=$$!; \
+	trap 'kill $$worker 2>/dev/null; wait $$worker 2>/dev/null' EXIT INT TERM; \
+	echo "nanogate on http://127.0.0.1:8080 -> demo worker on ipc://$(DEMO_SOCK); try: curl -i localhost:8080/api/hello"; \
+	$(BIN)/nanogate --config nanogate.toml
+
+# apt-get only what is missing, so a warm machine does not touch the network.
+define apt_install
+	@missing=""; for p in $(1); do dpkg -s $$p >/dev/null 2>&1 || missing="$$missing $$p"; done; \
+	if [ -n "$$missing" ]; then \
+		echo "installing:$$missing"; \
+		$(SUDO) apt-get update -q && \
+		$(SUDO) env DEBIAN_FRONTEND=noninteractive apt-get install -y -q --no-install-recommends $$missing; \
+	fi
+endef
+
+deps:
+	$(call apt_install,$(TEST_PKGS))
+
+bench-deps: deps
+	$(call apt_install,$(BENCH_PKGS))
+
+vet:
+	$(GO) vet ./...
+	@out=$$(gofmt -l $$(git ls-files '*.go')); if [ -n "$$out" ]; then echo "gofmt needed:"; echo "$$out"; exit 1; fi
+
+# Every package with goroutines runs under the race detector; fuzz targets
+# run their seed corpus as ordinary tests.
+test: deps vet
+	$(GO) test -race -count=1 -timeout 8m ./...
+
+test-short: vet
+	$(GO) test -count=1 -short ./...
+
+fuzz:
+	$(GO) test ./session -run '^$$' -fuzz FuzzParseResponse -fuzztime $(FUZZTIME)
+	$(GO) test ./session -run '^$$' -fuzz FuzzAppendRequest -fuzztime $(FUZZTIME)
+	$(GO) test ./config -run '^$$' -fuzz FuzzParse -fuzztime $(FUZZTIME)
+
+bench: bench-deps
+	$(GO) test -run '^$$' -bench . -benchmem ./session ./frontend ./bridge
+
+clean:
+	rm -rf $(BIN)

@@ -1,0 +1,263 @@
+// Command nanogate is an HTTP front end that hands every request to worker
+// processes over nanomsg REQ/REP. It is the only place that reads flags,
+// environment and files; the packages it wires take plain values.
+package main
+
+import (
+	"context"
+	"errors"
+	"flag"
+	"fmt"
+	"io"
+	"log/slog"
+	"net"
+	"os"
+	"os/signal"
+	"regexp"
+	"runtime/debug"
+	"strings"
+	"syscall"
+	"time"
+
+	"github.com/nanogate/nanogate/bridge"
+	"github.com/nanogate/nanogate/config"
+	"github.com/nanogate/nanogate/frontend"
+)
+
+const usage = `nanogate: HTTP front end for nanomsg REQ/REP workers
+
+Usage:
+  nanogate [flags]                 run the gateway
+  nanogate check CONFIG            validate CONFIG and print its route table
+  nanogate version                 print the version
+
+Quick start, no config file:
+  nanogate --listen :8080 --route /api/=ipc:///tmp/nanogate-api.sock --timeout 5s
+
+Flags:
+`
+
+// exit statuses
+const (
+	exitOK     = 0
+	exitFail   = 1 // the gateway could not run
+	exitConfig = 2 // bad flags or configuration
+)
+
+// routeFlags collects repeated --route values.
+type routeFlags []string
+
+func (r *routeFlags) String() string     { return strings.Join(*r, " ") }
+func (r *routeFlags) Set(v string) error { *r = append(*r, v); return nil }
+
+func main() {
+	os.Exit(run(os.Args[1:], os.Stdout, os.Stderr))
+}
+
+func run(args []string, stdout, stderr io.Writer) int {
+	if len(args) > 0 {
+		switch args[0] {
+		case "check":
+			return check(args[1:], stdout, stderr)
+		case "version":
+			fmt.Fprintln(stdout, "nanogate", version())
+			return exitOK
+		}
+	}
+	fs := flag.NewFlagSet("nanogate", flag.ContinueOnError)
+	fs.SetOutput(stderr)
+	fs.Usage = func() { fmt.Fprint(stderr, usage); fs.PrintDefaults() }
+	var (
+		configPath = fs.String("config", "", "TOML config `file` (see config/example.toml)")
+		listen     = fs.String("listen", "", "listen `address`, host:port (overrides the config; zero: 127.0.0.1:8080)")
+		timeout    = fs.Duration("timeout", 0, "worker reply `deadline` for --route routes (zero: 30s)")
+		logLevel   = fs.String("log-level", "", "debug, info, warn or error (overrides the config)")
+		showVer    = fs.Bool("version", false, "print the version and exit")
+		routes     routeFlags
+	)
+	fs.Var(&routes, "route", "`PREFIX=ENDPOINT[,ENDPOINT...]` route, repeatable; PREFIX may start with a host (example.com/api/)")
+	if err := fs.Parse(args); err != nil {
+		if errors.Is(err, flag.ErrHelp) {
+			return exitOK
+		}
+		return exitConfig
+	}
+	if *showVer {
+		fmt.Fprintln(stdout, "nanogate", version())
+		return exitOK
+	}
+	if fs.NArg() > 0 {
+		fmt.Fprintf(stderr, "nanogate: unexpected argument %q (see nanogate --help)\n", fs.Arg(0))
+		return exitConfig
+	}
+
+	cfg, err := buildConfig(*configPath, *listen, *timeout, *logLevel, routes)
+	if err != nil {
+		fmt.Fprintln(stderr, err)
+		return exitConfig
+	}
+	log := newLogger(cfg.Log, stderr)
+	if err := serve(cfg, log); err != nil {
+		log.Error("nanogate stopped", "err", err)
+		return exitFail
+	}
+	return exitOK
+}
+
+// buildConfig loads the file, if any, then applies the flags on top.
+func buildConfig(path, listen string, timeout time.Duration, level string, routes []string) (*config.Config, error) {
+	var cfg *config.Config
+	if path != "" {
+		c, err := config.Load(path)
+		if err != nil {
+			return nil, err
+		}
+		cfg = c
+	} else {
+		cfg = config.Default()
+		if len(routes) == 0 {
+			return nil, errors.New("nanogate: no routes: give --config FILE or at least one --route PREFIX=ENDPOINT (see nanogate --help)")
+		}
+	}
+	if listen != "" {
+		cfg.Listen = listen
+	}
+	if level != "" {
+		if err := cfg.Log.Level.UnmarshalText([]byte(level)); err != nil {
+			return nil, fmt.Errorf("--log-level: %w", err)
+		}
+	}
+	for _, s := range routes {
+		r, err := config.ParseRouteFlag(s)
+		if err != nil {
+			return nil, err
+		}
+		if timeout > 0 {
+			r.Timeout = timeout
+		}
+		cfg.Routes = append(cfg.Routes, r)
+	}
+	if err := cfg.Validate(); err != nil {
+		return nil, err
+	}
+	return cfg, nil
+}
+
+func check(args []string, stdout, stderr io.Writer) int {
+	if len(args) != 1 {
+		fmt.Fprintln(stderr, "usage: nanogate check CONFIG")
+		return exitConfig
+	}
+	cfg, err := config.Load(args[0])
+	if err != nil {
+		fmt.Fprintln(stderr, err)
+		return exitConfig
+	}
+	fmt.Fprintf(stdout, "%s: ok, listen %s\n", args[0], cfg.Listen)
+	if err := cfg.WriteRoutes(stdout); err != nil {
+		fmt.Fprintln(stderr, err)
+		return exitFail
+	}
+	return exitOK
+}
+
+func newLogger(c config.Log, w io.Writer) *slog.Logger {
+	opts := &slog.HandlerOptions{Level: c.Level}
+	if c.JSON {
+		return slog.New(slog.NewJSONHandler(w, opts))
+	}
+	return slog.New(slog.NewTextHandler(w, opts))
+}
+
+// serve runs the gateway until SIGINT or SIGTERM.
+//
+// Shutdown order: stop accepting and let requests in flight finish (the
+// front end needs the pools until its last reply), then close the pools.
+func serve(cfg *config.Config, log *slog.Logger) error {
+	var pools []*bridge.Pool
+	defer func() {
+		for _, p := range pools {
+			p.Close()
+		}
+	}()
+	var routes []frontend.Route
+	for _, r := range cfg.Routes {
+		pool, err := bridge.NewPool(poolConfig(r, log))
+		if err != nil {
+			return fmt.Errorf("route %s: %w", r.Name, err)
+		}
+		pools = append(pools, pool)
+		fr := frontend.Route{
+			Name: r.Name, Host: r.Host, Path: r.Path, Upstream: pool,
+			Forward: !r.NoForwardedHeaders && r.Compat != "mod_nano",
+		}
+		if r.Regex != "" {
+			fr.Regex = regexp.MustCompile(r.Regex) // Validate compiled it already
+		}
+		routes = append(routes, fr)
+	}
+	srv := frontend.New(frontend.Config{
+		Routes:         routes,
+		ReadTimeout:    cfg.Server.ReadTimeout,
+		WriteTimeout:   cfg.Server.WriteTimeout,
+		IdleTimeout:    cfg.Server.IdleTimeout,
+		MaxHeaderBytes: cfg.Server.MaxHeaderBytes,
+		MaxBodyBytes:   int(cfg.Server.MaxBodyBytes),
+		MaxConns:       cfg.Server.MaxConns,
+		Logger:         log,
+	})
+	ln, err := net.Listen("tcp", cfg.Listen)
+	if err != nil {
+		return err
+	}
+	log.Info("nanogate listening", "addr", ln.Addr().String(), "routes", len(routes), "version", version())
+
+	served := make(chan error, 1)
+	go func() { served <- srv.Serve(ln) }()
+	sig := make(chan os.Signal, 1)
+	signal.Notify(sig, syscall.SIGINT, syscall.SIGTERM)
+	defer signal.Stop(sig)
+	select {
+	case err := <-served:
+		return err
+	case s := <-sig:
+		log.Info("shutting down", "signal", s.String())
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+	defer cancel()
+	if err := srv.Shutdown(ctx); err != nil {
+		log.Warn("shutdown incomplete", "err", err)
+	}
+	return <-served
+}
+
+func poolConfig(r config.Route, log *slog.Logger) bridge.Config {
+	c := bridge.Config{
+		Name:            r.Name,
+		Timeout:         r.Timeout,
+		Contexts:        r.Contexts,
+		MaxReplyBytes:   int(r.MaxReplyBytes),
+		RetryIdempotent: r.RetryIdempotent,
+		Logger:          log,
+	}
+	for _, e := range r.Endpoints {
+		c.Endpoints = append(c.Endpoints, bridge.Endpoint{URL: e.URL, Listen: e.Listen, Priority: e.Priority})
+	}
+	return c
+}
+
+// version is the module version stamped by the Go toolchain, or the VCS
+// revision for a build from a work tree.
+func version() string {
+	bi, ok := debug.ReadBuildInfo()
+	if !ok {
+		return "unknown"
+	}
+	v := bi.Main.Version
+	for _, s := range bi.Settings {
+		if s.Key == "vcs.revision" && len(s.Value) >= 12 {
+			v += " " + s.Value[:12]
+		}
+	}
+	return v
+}

@@ -1,0 +1,243 @@
+// Package config parses and validates the nanogate TOML configuration.
+//
+// It is pure: no network, no flags, no environment. cmd/nanogate reads the
+// file and flags and hands the bytes or values here.
+//
+// Every error names the file, the line and the field, in the form editors
+// and compilers use:
+//
+//	nanogate.toml:14: route[1].endpoint[0].url: unsupported scheme "htp" (want ipc, tcp, tls+tcp, ws, wss, inproc)
+//
+// All problems are reported together (joined with errors.Join, one per line,
+// sorted by line), and unknown keys are errors: a typo is never ignored.
+//
+// Zero values work: every field documents what its zero means, and
+// [Config.Validate] fills zero fields with those defaults. In the TOML file an
+// omitted key means the same as a zero field; writing an explicit 0 for a
+// duration, a size or contexts is an error, because "timeout = \"0s\"" more
+// likely means "no timeout" than "the default 30s", and we should not guess.
+// See example.toml for the reference file.
+package config
+
+import (
+	"log/slog"
+	"os"
+	"time"
+)
+
+// Defaults, applied by [Config.Validate] to zero fields.
+const (
+	defaultListen        = "127.0.0.1:8080"
+	defaultReadTimeout   = 30 * time.Second
+	defaultWriteTimeout  = 30 * time.Second
+	defaultIdleTimeout   = 90 * time.Second
+	defaultMaxHeader     = 8192
+	defaultMaxBody       = 8 << 20
+	defaultRouteTimeout  = 30 * time.Second
+	defaultContexts      = 64
+	defaultMaxReplyBytes = 64 << 20
+)
+
+// CompatModNano is the only non-empty value of [Route.Compat].
+const CompatModNano = "mod_nano"
+
+// Config is the whole gateway configuration.
+type Config struct {
+	// Listen is the HTTP listen address, host:port. Zero: "127.0.0.1:8080".
+	Listen string
+	Server Server
+	Log    Log
+	// Routes in file order. A valid Config has at least one.
+	Routes []Route
+
+	// File is the name errors are reported against ("nanogate.toml" in
+	// "nanogate.toml:14: ..."). Zero: "" for a Config built in code; errors
+	// then carry the field only.
+	File string
+
+	// where maps field paths to file lines. It is filled by Parse and
+	// describes Routes as parsed: routes appended later get no lines,
+	// routes reordered later get wrong ones.
+	where *index
+}
+
+// Server holds the limits of the HTTP front end.
+type Server struct {
+	// ReadTimeout bounds reading one request, headers and body. Zero: 30s.
+	ReadTimeout time.Duration
+	// WriteTimeout bounds writing one response. Zero: 30s.
+	WriteTimeout time.Duration
+	// IdleTimeout bounds a keep-alive connection waiting for its next
+	// request. Zero: 90s.
+	IdleTimeout time.Duration
+	// MaxHeaderBytes caps the request line plus headers; over it the client
+	// gets 431. Zero: 8192.
+	MaxHeaderBytes int
+	// MaxBodyBytes caps a request body; over it the client gets 413.
+	// Zero: 8 MiB.
+	MaxBodyBytes int64
+	// MaxConns caps concurrent client connections (fasthttp's Concurrency:
+	// one goroutine serves one connection). Zero: 256*1024, fasthttp's default.
+	MaxConns int
+}
+
+// Log selects the gateway's log output.
+type Log struct {
+	// Level is the minimum level logged. Zero: slog.LevelInfo.
+	Level slog.Level
+	// JSON selects slog's JSON handler. Zero: false, the text handler.
+	JSON bool
+}
+
+// Route sends the requests that match Host and Path (or Regex) to Endpoints.
+type Route struct {
+	// Name appears in logs and in `nanogate check`. Zero: Host followed by
+	// Path, or by "~" and Regex ("example.com/api/", "/", "~^/v[12]/").
+	Name string
+	// Host matches the request host exactly, case-insensitively, ignoring
+	// the request's port. Validate lowercases it. Zero: any host.
+	Host string
+	// Path is a path prefix; the longest matching prefix wins. Zero: "/"
+	// when Regex is empty too.
+	Path string
+	// Regex is an alternative to Path, like mod_nano's LocationMatch: a Go
+	// regexp matched against the path, unanchored (write ^ to anchor).
+	// Path and Regex are mutually exclusive. Zero: none.
+	Regex string
+	// Timeout is the per-request deadline to the worker; past it the client
+	// gets 504. Zero: 30s.
+	Timeout time.Duration
+	// Contexts is the number of REQ contexts, that is requests in flight,
+	// per endpoint; with none free the client gets 503 and Retry-After.
+	// Zero: 64.
+	Contexts int
+	// MaxReplyBytes caps a worker's reply (mangos OptionMaxRecvSize).
+	// Zero: 64 MiB.
+	MaxReplyBytes int64
+	// RetryIdempotent resends GET, HEAD and OPTIONS requests when the
+	// worker's connection drops. Zero: false, never resend (a resent POST
+	// runs twice).
+	RetryIdempotent bool
+	// NoForwardedHeaders stops the gateway adding X-Forwarded-For,
+	// X-Forwarded-Proto, X-Request-Id and X-Nanogate-Session. It is the
+	// negation of the file's forwarded_headers, so that the Go zero value
+	// keeps the default. Validate sets it when Compat is "mod_nano".
+	// Zero: false, the headers are added.
+	NoForwardedHeaders bool
+	// Compat is "" or CompatModNano: send requests exactly as mod_nano did,
+	// adding no headers. Zero: "".
+	Compat string
+	// Endpoints the route balances over. A valid Route has at least one.
+	Endpoints []Endpoint
+	// Line is the line of the route's [[route]] header. Zero: not from a file.
+	Line int
+}
+
+// Endpoint is one worker address of a route.
+type Endpoint struct {
+	// URL is SCHEME://ADDRESS with scheme ipc, tcp, tls+tcp, ws, wss or
+	// inproc, as mangos spells them: "ipc:///tmp/api.sock",
+	// "tcp://10.0.0.5:5555", "ws://10.0.0.5:8081/nano".
+	URL string
+	// Listen makes the gateway bind URL and workers dial in, so workers
+	// come and go without a config change. Zero: false, the gateway dials
+	// a worker that binds (mod_nano's model).
+	Listen bool
+	// Priority groups endpoints: the lowest number is preferred, and higher
+	// numbers take over only when every endpoint of the lower groups has
+	// failed. Lower-is-better matches DNS SRV priorities and mod_nano's
+	// nanoChannel priority. Must be >= 0. Zero: 0, the first group.
+	Priority int
+}
+
+// Default returns the configuration with every default applied and no
+// routes. It does not pass Validate until a route is added.
+func Default() *Config {
+	c := &Config{}
+	c.setDefaults()
+	return c
+}
+
+// Load reads the file at path and parses it with [Parse], naming the file
+// by path in errors.
+func Load(path string) (*Config, error) {
+	data, err := os.ReadFile(path)
+	if err != nil {
+		return nil, err
+	}
+	return Parse(path, data)
+}
+
+// Parse decodes data, a TOML document named name in errors, applies the
+// defaults and validates the result. It reports every problem it finds,
+// joined, each as "name:line: field: message".
+func Parse(name string, data []byte) (*Config, error) {
+	c, p := decode(name, data)
+	if c == nil {
+		return nil, p.err()
+	}
+	c.validate(p)
+	if err := p.err(); err != nil {
+		return nil, err
+	}
+	return c, nil
+}
+
+// Validate fills every zero field with its default (see the field comments)
+// and checks the whole configuration, returning all problems joined. It is
+// idempotent. Parse calls it; call it yourself on a Config built in code,
+// for example from command-line flags.
+func (c *Config) Validate() error {
+	p := &problems{file: c.File, where: c.where}
+	c.validate(p)
+	return p.err()
+}
+
+// setDefaults fills the zero fields of c outside its routes.
+func (c *Config) setDefaults() {
+	if c.Listen == "" {
+		c.Listen = defaultListen
+	}
+	s := &c.Server
+	if s.ReadTimeout == 0 {
+		s.ReadTimeout = defaultReadTimeout
+	}
+	if s.WriteTimeout == 0 {
+		s.WriteTimeout = defaultWriteTimeout
+	}
+	if s.IdleTimeout == 0 {
+		s.IdleTimeout = defaultIdleTimeout
+	}
+	if s.MaxHeaderBytes == 0 {
+		s.MaxHeaderBytes = defaultMaxHeader
+	}
+	if s.MaxBodyBytes == 0 {
+		s.MaxBodyBytes = defaultMaxBody
+	}
+}
+
+// setDefaults fills the zero fields of r.
+func (r *Route) setDefaults() {
+	if r.Path == "" && r.Regex == "" {
+		r.Path = "/"
+	}
+	if r.Name == "" {
+		if r.Regex != "" {
+			r.Name = r.Host + "~" + r.Regex
+		} else {
+			r.Name = r.Host + r.Path
+		}
+	}
+	if r.Timeout == 0 {
+		r.Timeout = defaultRouteTimeout
+	}
+	if r.Contexts == 0 {
+		r.Contexts = defaultContexts
+	}
+	if r.MaxReplyBytes == 0 {
+		r.MaxReplyBytes = defaultMaxReplyBytes
+	}
+	if r.Compat == CompatModNano {
+		r.NoForwardedHeaders = true
+	}
+}

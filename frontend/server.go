@@ -45,7 +45,6 @@ func New(c Config) *Server {
 		reqIDs:  session.NewIDGen(),
 	}
 	s.srv = &fasthttp.Server{
-		Name:               "nanogate",
 		Handler:            s.handle,
 		ErrorHandler:       s.parseError,
 		ReadTimeout:        orDefault(c.ReadTimeout, 30*time.Second),

@@ -73,6 +73,7 @@ func run(args []string, stdout, stderr io.Writer) int {
 		timeout    = fs.Duration("timeout", 0, "worker reply `deadline` for --route routes (zero: 30s)")
 		logLevel   = fs.String("log-level", "", "debug, info, warn or error (overrides the config)")
 		showVer    = fs.Bool("version", false, "print the version and exit")
+		pprofAddr  = fs.String("pprof", "", "serve net/http/pprof on this `address` (e.g. 127.0.0.1:6060); off when empty")
 		routes     routeFlags
 	)
 	fs.Var(&routes, "route", "`PREFIX=ENDPOINT[,ENDPOINT...]` route, repeatable; PREFIX may start with a host (example.com/api/)")
@@ -97,6 +98,14 @@ func run(args []string, stdout, stderr io.Writer) int {
 		return exitConfig
 	}
 	log := newLogger(cfg.Log, stderr)
+	if *pprofAddr != "" {
+		stop, err := servePprof(*pprofAddr, log)
+		if err != nil {
+			fmt.Fprintf(stderr, "--pprof: %v\n", err)
+			return exitConfig
+		}
+		defer stop()
+	}
 	if err := serve(cfg, log); err != nil {
 		log.Error("nanogate stopped", "err", err)
 		return exitFail

@@ -1,0 +1,49 @@
+// Package worker turns any net/http.Handler into a nanogate worker.
+//
+// The gateway sends each HTTP request as one nanomsg message over a REQ
+// socket; a worker answers on a REP socket with one complete HTTP response.
+// Three lines make a handler a worker:
+//
+//	mux := http.NewServeMux()
+//	mux.HandleFunc("/api/hello", hello)
+//	log.Fatal(worker.ListenAndServe("ipc:///tmp/nanogate-api.sock", mux))
+//
+// ListenAndServe binds the endpoint and the gateway dials it (mod_nano's
+// model); DialAndServe("tcp://gateway:5555", mux) dials a gateway that
+// listens, so that workers can come and go without a configuration change.
+// A Server gives control over concurrency, message size, logging, several
+// endpoints and graceful shutdown:
+//
+//	s := &worker.Server{Handler: mux, Concurrency: 16}
+//	if err := s.Listen("tcp://0.0.0.0:5555"); err != nil { ... }
+//	go s.Serve()
+//	...
+//	err := s.Shutdown(ctx) // replies to the requests in flight, then closes
+//
+// # What a handler sees
+//
+// The request is the client's, as the gateway received it: method, target
+// (r.RequestURI, r.URL), protocol, Host and headers in the client's order,
+// and the body, already de-chunked, with r.ContentLength set. The gateway
+// adds X-Forwarded-For (r.RemoteAddr is its last entry as "ip:0"),
+// X-Forwarded-Proto (r.TLS is always nil: TLS ends at the gateway),
+// X-Request-Id, and X-Nanogate-Session, which names the client's TCP
+// connection and stays the same across its keep-alive requests. The
+// request's context ends when the handler returns, and when the server is
+// closed. As with net/http, the body must not be read after the handler
+// returns: it aliases the message, which is then recycled.
+//
+// The reply is buffered and sent as one message when the handler returns,
+// so Flush is a no-op and Hijack is not supported; the rules are net/http's:
+// the first WriteHeader wins, Write without it means 200, Content-Type is
+// sniffed when unset, Content-Length is computed (HEAD keeps the length the
+// body would have had), 204 and 304 carry no body, and informational 1xx
+// codes other than 101 are dropped. A handler that panics gets a 500 reply
+// and the worker goes on serving.
+//
+// # Endpoints
+//
+// URLs are mangos URLs: ipc:///path, tcp://host:port, tls+tcp://host:port
+// (with Server.TLSConfig), ws://host:port/path, wss://host:port/path and
+// inproc://name (within one process, as in tests).
+package worker

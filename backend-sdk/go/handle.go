@@ -1,0 +1,88 @@
+package worker
+
+import (
+	"context"
+	"net/http"
+	"runtime/debug"
+
+	"go.nanomsg.org/mangos/v3"
+)
+
+// Canned replies for the cases where the handler's own answer cannot be
+// used. They carry a body so that a person reading the gateway's output
+// sees what happened.
+var (
+	replyBadRequest = []byte("HTTP/1.1 400 Bad Request\r\n" +
+		"Content-Type: text/plain; charset=utf-8\r\n" +
+		"X-Content-Type-Options: nosniff\r\n" +
+		"Content-Length: 12\r\n\r\n" +
+		"Bad Request\n")
+	replyInternalError = []byte("HTTP/1.1 500 Internal Server Error\r\n" +
+		"Content-Type: text/plain; charset=utf-8\r\n" +
+		"X-Content-Type-Options: nosniff\r\n" +
+		"Content-Length: 22\r\n\r\n" +
+		"Internal Server Error\n")
+)
+
+// serveMessage runs the handler on one request message and returns the
+// reply, whose ownership passes to the caller. It always returns a reply: a
+// REP context that sends nothing leaves the gateway waiting for its
+// deadline. msg must stay valid until serveMessage returns.
+func (s *Server) serveMessage(base context.Context, msg []byte) *mangos.Message {
+	r, b, err := parseRequest(msg)
+	if err != nil {
+		s.logger().Warn("worker: bad request message", "err", err, "size", len(msg))
+		return cannedReply(replyBadRequest)
+	}
+	// As net/http does, the request context ends when the handler returns,
+	// so that work the handler started for this request is stopped.
+	ctx, cancel := context.WithCancel(base)
+	defer cancel()
+	r = r.WithContext(ctx)
+
+	w := acquireResponse(r.Method == http.MethodHead)
+	defer releaseResponse(w)
+	ok := s.runHandler(w, r)
+	if b != nil {
+		// The message is freed after this call: a read by a goroutine the
+		// handler left behind gets EOF instead of another request's bytes.
+		b.Reset(nil)
+	}
+	if !ok {
+		return cannedReply(replyInternalError)
+	}
+	w.finishHeader()
+	return w.message()
+}
+
+// runHandler calls the handler and reports whether it returned normally. A
+// panic is recovered here, per request, so that one bad request costs a 500
+// and not the worker; http.ErrAbortHandler is the documented way to abort
+// without a log line.
+func (s *Server) runHandler(w *response, r *http.Request) (ok bool) {
+	defer func() {
+		if v := recover(); v != nil {
+			if v != http.ErrAbortHandler {
+				s.logger().Error("worker: panic serving request",
+					"request_id", r.Header.Get("X-Request-Id"),
+					"method", r.Method, "uri", r.RequestURI,
+					"panic", v, "stack", string(debug.Stack()))
+			}
+			ok = false
+		}
+	}()
+	h := s.Handler
+	if h == nil {
+		h = http.DefaultServeMux
+	}
+	h.ServeHTTP(w, r)
+	return true
+}
+
+// cannedReply copies a fixed reply into a message (SendMsg takes ownership
+// of the message, so a shared one cannot be sent).
+func cannedReply(reply []byte) *mangos.Message {
+	m := mangos.NewMessage(len(reply))
+	m.Body = append(m.Body, reply...)
+	return m
+}

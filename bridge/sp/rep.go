@@ -1,0 +1,308 @@
+package sp
+
+import (
+	"errors"
+	"fmt"
+	"io"
+	"log/slog"
+	"net"
+	"sync"
+	"time"
+)
+
+// Handler answers one request: it appends the reply to dst and returns it.
+// req is valid only during the call.
+type Handler func(dst, req []byte) []byte
+
+// ServerConfig shapes a Server.
+type ServerConfig struct {
+	Handler     Handler
+	Concurrency int          // requests handled at once; zero: 64
+	MaxRecvSize int          // larger requests close the connection; zero: 64 MiB
+	Logger      *slog.Logger // zero: slog.Default()
+}
+
+// Server is the REP side: it reads requests from every connection, runs
+// them on a fixed set of goroutines and writes each reply, behind its
+// backtrace, on the connection the request came from. A busy server stops
+// reading, so the back-pressure reaches the REQ side through the socket.
+type Server struct {
+	cfg  ServerConfig
+	log  *slog.Logger
+	jobs chan job
+
+	mu        sync.Mutex
+	conns     map[*conn]struct{}
+	listeners []net.Listener
+	stopping  bool
+	stop      chan struct{}
+
+	readers sync.WaitGroup // connection readers, accept and dial loops
+	workers sync.WaitGroup
+	started sync.Once
+}
+
+type job struct {
+	cn  *conn
+	buf *[]byte // pooled; backtrace then body
+	hdr int     // backtrace length
+}
+
+var bufPool = sync.Pool{New: func() any { b := make([]byte, 0, 4096); return &b }}
+
+// NewServer returns a server that serves once Listen or Dial is called.
+func NewServer(cfg ServerConfig) *Server {
+	if cfg.Concurrency <= 0 {
+		cfg.Concurrency = 64
+	}
+	if cfg.MaxRecvSize <= 0 {
+		cfg.MaxRecvSize = 64 << 20
+	}
+	if cfg.Logger == nil {
+		cfg.Logger = slog.Default()
+	}
+	return &Server{
+		cfg: cfg, log: cfg.Logger,
+		jobs:  make(chan job),
+		conns: make(map[*conn]struct{}),
+		stop:  make(chan struct{}),
+	}
+}
+
+func (s *Server) startWorkers() {
+	s.started.Do(func() {
+		for range s.cfg.Concurrency {
+			s.workers.Add(1)
+			go s.work()
+		}
+	})
+}
+
+// Listen binds url and serves every REQ peer that connects.
+func (s *Server) Listen(url string) error {
+	a, err := addrOf(url)
+	if err != nil {
+		return err
+	}
+	ln, err := listen(a)
+	if err != nil {
+		return fmt.Errorf("sp: listen %s: %w", url, err)
+	}
+	s.mu.Lock()
+	if s.stopping {
+		s.mu.Unlock()
+		ln.Close()
+		return ErrClosed
+	}
+	s.listeners = append(s.listeners, ln)
+	s.readers.Add(1)
+	s.mu.Unlock()
+	s.startWorkers()
+	go s.acceptLoop(ln, a.IPC)
+	return nil
+}
+
+// Dial connects to a REQ peer that listens at url, and redials it whenever
+// the connection drops, until Shutdown.
+func (s *Server) Dial(url string) error {
+	a, err := addrOf(url)
+	if err != nil {
+		return err
+	}
+	s.mu.Lock()
+	if s.stopping {
+		s.mu.Unlock()
+		return ErrClosed
+	}
+	s.readers.Add(1)
+	s.mu.Unlock()
+	s.startWorkers()
+	go s.dialLoop(a)
+	return nil
+}
+
+func addrOf(url string) (Addr, error) {
+	a, ok, err := ParseURL(url)
+	if err == nil && !ok {
+		err = fmt.Errorf("sp: %s: only tcp:// and ipc:// are served here", url)
+	}
+	return a, err
+}
+
+func (s *Server) acceptLoop(ln net.Listener, ipc bool) {
+	defer s.readers.Done()
+	for {
+		nc, err := ln.Accept()
+		if err != nil {
+			if s.isStopping() {
+				return
+			}
+			s.log.Warn("accept failed", "err", err)
+			time.Sleep(redialMin)
+			continue
+		}
+		s.readers.Add(1)
+		go func() {
+			defer s.readers.Done()
+			s.serveConn(nc, ipc)
+		}()
+	}
+}
+
+func (s *Server) dialLoop(a Addr) {
+	defer s.readers.Done()
+	wait := redialMin
+	for !s.isStopping() {
+		nc, err := net.DialTimeout(a.Network, a.Address, handshakeTimeout)
+		if err == nil {
+			wait = redialMin
+			s.serveConn(nc, a.IPC)
+		} else {
+			wait = min(2*wait, redialMax)
+		}
+		t := time.NewTimer(wait)
+		select {
+		case <-s.stop:
+			t.Stop()
+			return
+		case <-t.C:
+		}
+	}
+}
+
+func (s *Server) isStopping() bool {
+	select {
+	case <-s.stop:
+		return true
+	default:
+		return false
+	}
+}
+
+// serveConn reads requests from one connection until it fails or the
+// server stops reading.
+func (s *Server) serveConn(nc net.Conn, ipc bool) {
+	if err := handshake(nc, ProtoRep, ProtoReq); err != nil {
+		nc.Close()
+		s.log.Warn("handshake failed", "remote", nc.RemoteAddr().String(), "err", err)
+		return
+	}
+	cn := newConn(nc, ipc, s.cfg.MaxRecvSize)
+	s.mu.Lock()
+	if s.stopping {
+		s.mu.Unlock()
+		nc.Close()
+		return
+	}
+	s.conns[cn] = struct{}{}
+	s.mu.Unlock()
+	s.log.Info("gateway connected", "remote", nc.RemoteAddr().String())
+
+	err := s.readRequests(cn)
+	if !s.isStopping() {
+		// A connection that fails on its own is done; one that Shutdown
+		// stopped reading stays open until its replies are written.
+		s.dropConn(cn)
+		if !errors.Is(err, io.EOF) {
+			s.log.Warn("gateway connection failed", "err", err)
+		}
+	}
+}
+
+func (s *Server) dropConn(cn *conn) {
+	s.mu.Lock()
+	delete(s.conns, cn)
+	s.mu.Unlock()
+	cn.close()
+}
+
+func (s *Server) readRequests(cn *conn) error {
+	for {
+		size, err := cn.fr.next()
+		if err != nil {
+			return err
+		}
+		bp := bufPool.Get().(*[]byte)
+		buf := *bp
+		if cap(buf) < size {
+			buf = make([]byte, size)
+		}
+		buf = buf[:size]
+		*bp = buf
+		if _, err := io.ReadFull(cn.br, buf); err != nil {
+			bufPool.Put(bp)
+			return err
+		}
+		hdr, err := backtraceLen(buf)
+		if err != nil {
+			bufPool.Put(bp)
+			return err
+		}
+		s.jobs <- job{cn: cn, buf: bp, hdr: hdr}
+	}
+}
+
+// maxHops bounds the backtrace, as nanomsg's REP does (its default TTL is 8).
+const maxHops = 8
+
+// backtraceLen finds the end of the backtrace: the first word with the high
+// bit set is the originating REQ's request id.
+func backtraceLen(msg []byte) (int, error) {
+	for n := 0; n < maxHops*4; n += 4 {
+		if n+4 > len(msg) {
+			return 0, errShortPayload
+		}
+		if msg[n]&0x80 != 0 {
+			return n + 4, nil
+		}
+	}
+	return 0, ErrBadFrame
+}
+
+func (s *Server) work() {
+	defer s.workers.Done()
+	reply := make([]byte, 0, 4096)
+	for j := range s.jobs {
+		buf := *j.buf
+		reply = s.cfg.Handler(reply[:0], buf[j.hdr:])
+		// A failed send closes the connection; its reader then ends, and
+		// the REQ side learns of it.
+		j.cn.send(buf[:j.hdr], reply)
+		if cap(buf) <= maxSpare {
+			bufPool.Put(j.buf)
+		}
+		if cap(reply) > maxSpare {
+			reply = make([]byte, 0, 4096)
+		}
+	}
+}
+
+// Shutdown stops taking requests, lets the handlers finish and their
+// replies be written, then closes every connection. Requests that the
+// gateway sent but this server had not read yet are lost with the
+// connection, and the gateway answers them 502.
+func (s *Server) Shutdown() {
+	s.mu.Lock()
+	if s.stopping {
+		s.mu.Unlock()
+		return
+	}
+	s.stopping = true
+	close(s.stop)
+	for _, ln := range s.listeners {
+		ln.Close()
+	}
+	for cn := range s.conns {
+		cn.nc.SetReadDeadline(time.Now()) // readers stop; writes go on
+	}
+	s.mu.Unlock()
+	s.readers.Wait()
+	close(s.jobs)
+	s.workers.Wait()
+	s.mu.Lock()
+	for cn := range s.conns {
+		cn.close()
+	}
+	s.conns = nil
+	s.mu.Unlock()
+}

@@ -1,0 +1,369 @@
+package sp
+
+import (
+	"encoding/binary"
+	"fmt"
+	"io"
+	"log/slog"
+	"net"
+	"slices"
+	"sync"
+	"sync/atomic"
+	"time"
+)
+
+// Errors of Client.RoundTrip.
+const (
+	ErrNoPeer  = Error("sp: no peer connected")
+	ErrBusy    = Error("sp: every slot in use")
+	ErrTimeout = Error("sp: no reply before the deadline")
+	ErrLost    = Error("sp: connection lost with the request in flight")
+)
+
+// ClientConfig shapes a Client. Zero values are usable except URL.
+type ClientConfig struct {
+	URL         string        // tcp://host:port or ipc:///path
+	Listen      bool          // bind and accept peers; zero: dial one peer and keep redialling it
+	Slots       int           // requests in flight; zero: 64; at most 32768
+	Timeout     time.Duration // per request; zero: 30s
+	MaxRecvSize int           // larger replies close the connection; zero: 64 MiB
+	Logger      *slog.Logger  // zero: slog.Default()
+}
+
+// Client is the REQ side: it sends requests to REP peers over one or more
+// connections and matches replies to requests by id, many in flight at once.
+type Client struct {
+	cfg   ClientConfig
+	addr  Addr
+	log   *slog.Logger
+	slots []slot
+	free  chan *slot
+
+	connsMu sync.Mutex
+	conns   atomic.Pointer[[]*conn] // copy on write: RoundTrip reads without a lock
+
+	ln   net.Listener
+	stop chan struct{}
+	wg   sync.WaitGroup
+}
+
+// A slot is one request in flight. Its state word holds the request id and
+// the phase together, so that a compare-and-swap on it cannot be fooled by
+// the slot's reuse for a later request (the id carries a generation).
+type slot struct {
+	word  atomic.Uint64 // id<<2 | phase
+	conn  atomic.Pointer[conn]
+	index uint32
+	gen   uint32
+	hdr   [4]byte
+	dst   []byte
+	err   error
+	done  chan struct{}
+	timer *time.Timer
+}
+
+const (
+	phaseIdle    = 0
+	phaseWaiting = 1 // sent, the reply may arrive
+	phaseFilling = 2 // a reply or a failure is being delivered
+)
+
+func word(id uint32, phase uint64) uint64 { return uint64(id)<<2 | phase }
+
+const maxSlots = 1 << 15
+
+// NewClient starts dialling (or listening); peers connect in the background.
+func NewClient(cfg ClientConfig) (*Client, error) {
+	addr, ok, err := ParseURL(cfg.URL)
+	if err != nil {
+		return nil, err
+	}
+	if !ok {
+		return nil, fmt.Errorf("sp: %s: only tcp:// and ipc:// are served here", cfg.URL)
+	}
+	if cfg.Slots <= 0 {
+		cfg.Slots = 64
+	}
+	if cfg.Slots > maxSlots {
+		return nil, fmt.Errorf("sp: %d slots, at most %d", cfg.Slots, maxSlots)
+	}
+	if cfg.Timeout <= 0 {
+		cfg.Timeout = 30 * time.Second
+	}
+	if cfg.MaxRecvSize <= 0 {
+		cfg.MaxRecvSize = 64 << 20
+	}
+	if cfg.Logger == nil {
+		cfg.Logger = slog.Default()
+	}
+	c := &Client{
+		cfg:   cfg,
+		addr:  addr,
+		log:   cfg.Logger,
+		slots: make([]slot, cfg.Slots),
+		free:  make(chan *slot, cfg.Slots),
+		stop:  make(chan struct{}),
+	}
+	c.conns.Store(&[]*conn{})
+	for i := range c.slots {
+		s := &c.slots[i]
+		s.index = uint32(i)
+		s.done = make(chan struct{}, 1)
+		s.timer = time.NewTimer(time.Hour)
+		s.timer.Stop()
+		c.free <- s
+	}
+	if cfg.Listen {
+		ln, err := listen(addr)
+		if err != nil {
+			return nil, fmt.Errorf("sp: listen %s: %w", cfg.URL, err)
+		}
+		c.ln = ln
+		c.wg.Add(1)
+		go c.acceptLoop()
+	} else {
+		c.wg.Add(1)
+		go c.dialLoop()
+	}
+	return c, nil
+}
+
+// RoundTrip sends msg and appends the reply's body to dst.
+func (c *Client) RoundTrip(dst, msg []byte) ([]byte, error) {
+	cn := c.pick()
+	if cn == nil {
+		return dst, ErrNoPeer
+	}
+	var s *slot
+	select {
+	case s = <-c.free:
+	default:
+		return dst, ErrBusy
+	}
+	s.gen = (s.gen + 1) & 0x7fff
+	id := 1<<31 | s.gen<<15 | s.index
+	s.dst, s.err = dst, nil
+	s.conn.Store(cn)
+	cn.outstanding.Add(1)
+	s.word.Store(word(id, phaseWaiting))
+	binary.BigEndian.PutUint32(s.hdr[:], id)
+
+	if err := cn.send(s.hdr[:], msg); err != nil {
+		if s.word.CompareAndSwap(word(id, phaseWaiting), 0) {
+			s.err = ErrLost
+			if err == errDead {
+				s.err = ErrNoPeer // nothing left this process
+			}
+		} else {
+			<-s.done // the reader or the failure scan took it first
+		}
+	} else {
+		s.timer.Reset(c.cfg.Timeout)
+		select {
+		case <-s.done:
+			s.timer.Stop()
+		case <-s.timer.C:
+			if s.word.CompareAndSwap(word(id, phaseWaiting), 0) {
+				s.err = ErrTimeout
+			} else {
+				<-s.done // the reply arrived as the timer fired
+			}
+		}
+	}
+	reply, err := s.dst, s.err
+	if err != nil {
+		reply = dst
+	}
+	s.word.Store(0)
+	s.dst = nil
+	s.conn.Store(nil)
+	cn.outstanding.Add(-1)
+	c.free <- s
+	return reply, err
+}
+
+// pick returns the connection with the fewest requests in flight.
+func (c *Client) pick() *conn {
+	var best *conn
+	for _, cn := range *c.conns.Load() {
+		if best == nil || cn.outstanding.Load() < best.outstanding.Load() {
+			best = cn
+		}
+	}
+	return best
+}
+
+// Peers is the number of connected peers.
+func (c *Client) Peers() int { return len(*c.conns.Load()) }
+
+// InFlight is the number of requests in flight.
+func (c *Client) InFlight() int { return cap(c.free) - len(c.free) }
+
+// Slots is the in-flight limit.
+func (c *Client) Slots() int { return cap(c.free) }
+
+// readReplies delivers every reply on cn to its slot until cn fails.
+func (c *Client) readReplies(cn *conn) error {
+	var idb [4]byte
+	for {
+		size, err := cn.fr.next()
+		if err != nil {
+			return err
+		}
+		if size < 4 {
+			return ErrBadFrame
+		}
+		if _, err := io.ReadFull(cn.br, idb[:]); err != nil {
+			return err
+		}
+		id := binary.BigEndian.Uint32(idb[:])
+		n := size - 4
+		s := c.slotFor(id)
+		if s == nil || !s.word.CompareAndSwap(word(id, phaseWaiting), word(id, phaseFilling)) {
+			// A late reply to a request that timed out, or a stranger's.
+			if _, err := cn.br.Discard(n); err != nil {
+				return err
+			}
+			continue
+		}
+		start := len(s.dst)
+		s.dst = slices.Grow(s.dst, n)[:start+n]
+		if _, err := io.ReadFull(cn.br, s.dst[start:]); err != nil {
+			s.err = ErrLost
+			s.done <- struct{}{}
+			return err
+		}
+		s.done <- struct{}{}
+	}
+}
+
+func (c *Client) slotFor(id uint32) *slot {
+	i := id & 0x7fff
+	if id&(1<<31) == 0 || int(i) >= len(c.slots) {
+		return nil
+	}
+	return &c.slots[i]
+}
+
+// serve runs one handshaken connection until it fails, then fails the
+// requests still waiting on it: with no resending, they are lost.
+func (c *Client) serve(cn *conn) {
+	c.add(cn)
+	select {
+	case <-c.stop:
+		cn.close() // Close ran before this connection was listed
+	default:
+	}
+	c.log.Info("worker connected", "remote", cn.nc.RemoteAddr().String(), "workers", c.Peers())
+	err := c.readReplies(cn)
+	cn.close()
+	c.remove(cn)
+	for i := range c.slots {
+		s := &c.slots[i]
+		w := s.word.Load()
+		if w&3 == phaseWaiting && s.conn.Load() == cn && s.word.CompareAndSwap(w, w&^3|phaseFilling) {
+			s.err = ErrLost
+			s.done <- struct{}{}
+		}
+	}
+	select {
+	case <-c.stop:
+	default:
+		c.log.Warn("worker disconnected", "err", err, "workers", c.Peers())
+	}
+}
+
+func (c *Client) add(cn *conn) {
+	c.connsMu.Lock()
+	defer c.connsMu.Unlock()
+	list := append(slices.Clone(*c.conns.Load()), cn)
+	c.conns.Store(&list)
+}
+
+func (c *Client) remove(cn *conn) {
+	c.connsMu.Lock()
+	defer c.connsMu.Unlock()
+	list := slices.DeleteFunc(slices.Clone(*c.conns.Load()), func(x *conn) bool { return x == cn })
+	c.conns.Store(&list)
+}
+
+// Redial pacing: a restarted worker is found within a second; a missing one
+// is not hammered.
+const (
+	redialMin = 50 * time.Millisecond
+	redialMax = time.Second
+)
+
+func (c *Client) dialLoop() {
+	defer c.wg.Done()
+	wait := redialMin
+	for {
+		nc, err := net.DialTimeout(c.addr.Network, c.addr.Address, handshakeTimeout)
+		if err == nil {
+			if err = handshake(nc, ProtoReq, ProtoRep); err != nil {
+				nc.Close()
+				c.log.Warn("handshake failed", "err", err)
+			}
+		}
+		if err == nil {
+			wait = redialMin
+			c.serve(newConn(nc, c.addr.IPC, c.cfg.MaxRecvSize))
+		}
+		t := time.NewTimer(wait)
+		select {
+		case <-c.stop:
+			t.Stop()
+			return
+		case <-t.C:
+		}
+		if err != nil {
+			wait = min(2*wait, redialMax)
+		}
+	}
+}
+
+func (c *Client) acceptLoop() {
+	defer c.wg.Done()
+	for {
+		nc, err := c.ln.Accept()
+		if err != nil {
+			select {
+			case <-c.stop:
+				return
+			default:
+			}
+			c.log.Warn("accept failed", "err", err)
+			time.Sleep(redialMin)
+			continue
+		}
+		c.wg.Add(1)
+		go func() {
+			defer c.wg.Done()
+			if err := handshake(nc, ProtoReq, ProtoRep); err != nil {
+				nc.Close()
+				c.log.Warn("handshake failed", "remote", nc.RemoteAddr().String(), "err", err)
+				return
+			}
+			c.serve(newConn(nc, c.addr.IPC, c.cfg.MaxRecvSize))
+		}()
+	}
+}
+
+// Close stops dialling or listening, closes every connection (requests in
+// flight end with ErrLost) and waits for its goroutines.
+func (c *Client) Close() error {
+	select {
+	case <-c.stop:
+		return ErrClosed
+	default:
+	}
+	close(c.stop)
+	if c.ln != nil {
+		c.ln.Close()
+	}
+	for _, cn := range *c.conns.Load() {
+		cn.close()
+	}
+	c.wg.Wait()
+	return nil
+}

@@ -1,0 +1,421 @@
+package sp
+
+import (
+	"bytes"
+	"context"
+	"fmt"
+	"log/slog"
+	"net"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"sync"
+	"sync/atomic"
+	"testing"
+	"time"
+
+	"go.nanomsg.org/mangos/v3"
+	"go.nanomsg.org/mangos/v3/protocol/rep"
+	"go.nanomsg.org/mangos/v3/protocol/req"
+	_ "go.nanomsg.org/mangos/v3/transport/all"
+)
+
+var quiet = slog.New(slog.DiscardHandler)
+
+// ipcURL returns a short socket path (unix paths are limited to ~100 bytes).
+func ipcURL(t *testing.T) string {
+	t.Helper()
+	dir, err := os.MkdirTemp("", "sp")
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { os.RemoveAll(dir) })
+	return "ipc://" + filepath.Join(dir, "s")
+}
+
+func tcpURL(t *testing.T) string {
+	t.Helper()
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer ln.Close()
+	return "tcp://" + ln.Addr().String()
+}
+
+func urls(t *testing.T) map[string]string {
+	return map[string]string{"ipc": ipcURL(t), "tcp": tcpURL(t)}
+}
+
+func newClient(t *testing.T, cfg ClientConfig) *Client {
+	t.Helper()
+	cfg.Logger = quiet
+	c, err := NewClient(cfg)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { c.Close() })
+	return c
+}
+
+func newServer(t *testing.T, h Handler, concurrency int) *Server {
+	t.Helper()
+	s := NewServer(ServerConfig{Handler: h, Concurrency: concurrency, Logger: quiet})
+	t.Cleanup(s.Shutdown)
+	return s
+}
+
+func waitPeers(t *testing.T, c *Client, n int) {
+	t.Helper()
+	deadline := time.Now().Add(5 * time.Second)
+	for c.Peers() != n {
+		if time.Now().After(deadline) {
+			t.Fatalf("%d peers, want %d", c.Peers(), n)
+		}
+		time.Sleep(2 * time.Millisecond)
+	}
+}
+
+func echo(dst, req []byte) []byte { return append(append(dst, "re:"...), req...) }
+
+func TestClientServer(t *testing.T) {
+	for name, url := range urls(t) {
+		t.Run(name, func(t *testing.T) {
+			s := newServer(t, echo, 16)
+			if err := s.Listen(url); err != nil {
+				t.Fatal(err)
+			}
+			c := newClient(t, ClientConfig{URL: url, Slots: 256})
+			waitPeers(t, c, 1)
+
+			// Many requests in flight on one connection, each answered with
+			// its own reply.
+			var wg sync.WaitGroup
+			errs := make(chan error, 200)
+			for i := range 200 {
+				wg.Add(1)
+				go func() {
+					defer wg.Done()
+					msg := fmt.Appendf(nil, "request %d", i)
+					got, err := c.RoundTrip([]byte("prefix:"), msg)
+					if err != nil {
+						errs <- err
+						return
+					}
+					if want := "prefix:re:" + string(msg); string(got) != want {
+						errs <- fmt.Errorf("got %q, want %q", got, want)
+					}
+				}()
+			}
+			wg.Wait()
+			close(errs)
+			for err := range errs {
+				t.Error(err)
+			}
+
+			big := bytes.Repeat([]byte("a\x00b\r\n"), 1<<20) // 5 MiB with NULs
+			got, err := c.RoundTrip(nil, big)
+			if err != nil || !bytes.Equal(got, append([]byte("re:"), big...)) {
+				t.Fatalf("5 MiB round trip: len %d, %v", len(got), err)
+			}
+		})
+	}
+}
+
+func TestNoPeerAtOnce(t *testing.T) {
+	c := newClient(t, ClientConfig{URL: ipcURL(t), Timeout: 10 * time.Second})
+	start := time.Now()
+	if _, err := c.RoundTrip(nil, []byte("x")); err != ErrNoPeer {
+		t.Fatalf("err = %v, want ErrNoPeer", err)
+	}
+	if d := time.Since(start); d > 100*time.Millisecond {
+		t.Fatalf("took %v", d)
+	}
+}
+
+func TestTimeoutAndLateReply(t *testing.T) {
+	url := ipcURL(t)
+	release := make(chan struct{})
+	var calls atomic.Int32
+	s := newServer(t, func(dst, req []byte) []byte {
+		if calls.Add(1) == 1 {
+			<-release // the first request is answered late
+		}
+		return append(dst, req...)
+	}, 4)
+	if err := s.Listen(url); err != nil {
+		t.Fatal(err)
+	}
+	c := newClient(t, ClientConfig{URL: url, Slots: 1, Timeout: 100 * time.Millisecond})
+	waitPeers(t, c, 1)
+	start := time.Now()
+	if _, err := c.RoundTrip(nil, []byte("slow")); err != ErrTimeout {
+		t.Fatalf("err = %v, want ErrTimeout", err)
+	}
+	if d := time.Since(start); d < 90*time.Millisecond || d > 2*time.Second {
+		t.Fatalf("timed out after %v", d)
+	}
+	close(release)
+	// The one slot is reused at once; the late "slow" reply must not be
+	// taken for this request's.
+	got, err := c.RoundTrip(nil, []byte("fast"))
+	if err != nil || string(got) != "fast" {
+		t.Fatalf("got %q, %v", got, err)
+	}
+}
+
+func TestBusy(t *testing.T) {
+	url := ipcURL(t)
+	release := make(chan struct{})
+	s := newServer(t, func(dst, req []byte) []byte { <-release; return dst }, 4)
+	if err := s.Listen(url); err != nil {
+		t.Fatal(err)
+	}
+	c := newClient(t, ClientConfig{URL: url, Slots: 2})
+	waitPeers(t, c, 1)
+	var wg sync.WaitGroup
+	for range 2 {
+		wg.Add(1)
+		go func() { defer wg.Done(); c.RoundTrip(nil, []byte("hold")) }()
+	}
+	for c.InFlight() < 2 {
+		time.Sleep(time.Millisecond)
+	}
+	if _, err := c.RoundTrip(nil, []byte("x")); err != ErrBusy {
+		t.Fatalf("err = %v, want ErrBusy", err)
+	}
+	close(release)
+	wg.Wait()
+}
+
+// TestLostNotResent: a peer that dies with requests in flight fails them
+// at once, and a new peer never sees them.
+func TestLostNotResent(t *testing.T) {
+	url := ipcURL(t)
+	got := make(chan struct{}, 8)
+	s1 := NewServer(ServerConfig{Handler: func(dst, req []byte) []byte {
+		got <- struct{}{}
+		time.Sleep(time.Hour)
+		return dst
+	}, Logger: quiet})
+	if err := s1.Listen(url); err != nil {
+		t.Fatal(err)
+	}
+	c := newClient(t, ClientConfig{URL: url, Timeout: 10 * time.Second})
+	waitPeers(t, c, 1)
+	done := make(chan error, 1)
+	go func() { _, err := c.RoundTrip(nil, []byte("POST once")); done <- err }()
+	<-got
+	// Kill the peer's connection the hard way (its handler never returns).
+	s1.mu.Lock()
+	for cn := range s1.conns {
+		cn.close()
+	}
+	for _, ln := range s1.listeners {
+		ln.Close()
+	}
+	s1.mu.Unlock()
+	select {
+	case err := <-done:
+		if err != ErrLost {
+			t.Fatalf("err = %v, want ErrLost", err)
+		}
+	case <-time.After(5 * time.Second):
+		t.Fatal("request hung after its peer died")
+	}
+	var calls atomic.Int32
+	s2 := newServer(t, func(dst, req []byte) []byte { calls.Add(1); return append(dst, req...) }, 4)
+	if err := s2.Listen(url); err != nil {
+		t.Fatal(err)
+	}
+	waitPeers(t, c, 1)
+	if got, err := c.RoundTrip(nil, []byte("next")); err != nil || string(got) != "next" {
+		t.Fatalf("after redial: %q, %v", got, err)
+	}
+	if n := calls.Load(); n != 1 {
+		t.Fatalf("new peer ran %d requests, want 1 (the lost one must not be resent)", n)
+	}
+}
+
+func TestTooLongReplyDropsConnection(t *testing.T) {
+	url := ipcURL(t)
+	s := newServer(t, func(dst, req []byte) []byte { return append(dst, make([]byte, 2<<20)...) }, 1)
+	if err := s.Listen(url); err != nil {
+		t.Fatal(err)
+	}
+	c := newClient(t, ClientConfig{URL: url, MaxRecvSize: 1 << 20})
+	waitPeers(t, c, 1)
+	if _, err := c.RoundTrip(nil, []byte("x")); err != ErrLost {
+		t.Fatalf("err = %v, want ErrLost", err)
+	}
+}
+
+// TestListenMode: the client binds, several servers dial in, and load
+// spreads over them.
+func TestListenMode(t *testing.T) {
+	for name, url := range urls(t) {
+		t.Run(name, func(t *testing.T) {
+			c := newClient(t, ClientConfig{URL: url, Listen: true, Slots: 128})
+			for i := range 2 {
+				tag := fmt.Sprint(i)
+				s := newServer(t, func(dst, req []byte) []byte { time.Sleep(time.Millisecond); return append(dst, tag...) }, 8)
+				if err := s.Dial(url); err != nil {
+					t.Fatal(err)
+				}
+			}
+			waitPeers(t, c, 2)
+			var mu sync.Mutex
+			seen := map[string]int{}
+			var wg sync.WaitGroup
+			for range 100 {
+				wg.Add(1)
+				go func() {
+					defer wg.Done()
+					got, err := c.RoundTrip(nil, []byte("x"))
+					if err != nil {
+						t.Error(err)
+						return
+					}
+					mu.Lock()
+					seen[string(got)]++
+					mu.Unlock()
+				}()
+			}
+			wg.Wait()
+			if seen["0"] == 0 || seen["1"] == 0 {
+				t.Fatalf("load not spread: %v", seen)
+			}
+		})
+	}
+}
+
+// TestShutdownFinishesInFlight: the REP server's Shutdown answers what it
+// has started.
+func TestShutdownFinishesInFlight(t *testing.T) {
+	url := ipcURL(t)
+	started := make(chan struct{})
+	s := NewServer(ServerConfig{Handler: func(dst, req []byte) []byte {
+		close(started)
+		time.Sleep(200 * time.Millisecond)
+		return append(dst, "finished"...)
+	}, Logger: quiet})
+	if err := s.Listen(url); err != nil {
+		t.Fatal(err)
+	}
+	c := newClient(t, ClientConfig{URL: url})
+	waitPeers(t, c, 1)
+	done := make(chan string, 1)
+	go func() { got, _ := c.RoundTrip(nil, []byte("x")); done <- string(got) }()
+	<-started
+	s.Shutdown()
+	if got := <-done; got != "finished" {
+		t.Fatalf("in-flight request got %q", got)
+	}
+}
+
+// Interoperability with mangos on both sides.
+func TestMangosPeers(t *testing.T) {
+	for name, url := range urls(t) {
+		t.Run("client-to-mangos-rep-"+name, func(t *testing.T) {
+			sock, err := rep.NewSocket()
+			if err != nil {
+				t.Fatal(err)
+			}
+			defer sock.Close()
+			if err := sock.Listen(url); err != nil {
+				t.Fatal(err)
+			}
+			go func() {
+				for {
+					m, err := sock.RecvMsg()
+					if err != nil {
+						return
+					}
+					m.Body = append([]byte("mangos:"), m.Body...)
+					sock.SendMsg(m)
+				}
+			}()
+			c := newClient(t, ClientConfig{URL: url})
+			waitPeers(t, c, 1)
+			for i := range 3 {
+				msg := fmt.Sprint("hello ", i)
+				got, err := c.RoundTrip(nil, []byte(msg))
+				if err != nil || string(got) != "mangos:"+msg {
+					t.Fatalf("got %q, %v", got, err)
+				}
+			}
+		})
+	}
+	for name, url := range urls(t) {
+		t.Run("mangos-req-to-server-"+name, func(t *testing.T) {
+			s := newServer(t, echo, 4)
+			if err := s.Listen(url); err != nil {
+				t.Fatal(err)
+			}
+			sock, err := req.NewSocket()
+			if err != nil {
+				t.Fatal(err)
+			}
+			defer sock.Close()
+			sock.SetOption(mangos.OptionRecvDeadline, 5*time.Second)
+			if err := sock.Dial(url); err != nil {
+				t.Fatal(err)
+			}
+			for i := range 3 {
+				msg := fmt.Sprint("hi ", i)
+				if err := sock.Send([]byte(msg)); err != nil {
+					t.Fatal(err)
+				}
+				got, err := sock.Recv()
+				if err != nil || string(got) != "re:"+msg {
+					t.Fatalf("got %q, %v", got, err)
+				}
+			}
+		})
+	}
+}
+
+// Interoperability with the C implementations: libnanomsg's nanocat and
+// NNG's nngcat, as REP peers answering a fixed reply.
+func TestCPeers(t *testing.T) {
+	peers := []struct{ name, bin string }{{"nanocat", "nanocat"}, {"nngcat", "nngcat"}}
+	for _, p := range peers {
+		for name, url := range urls(t) {
+			t.Run(p.name+"-"+name, func(t *testing.T) {
+				path, err := exec.LookPath(p.bin)
+				if err != nil {
+					t.Fatalf("%s not installed (run make deps): %v", p.bin, err)
+				}
+				cmd := exec.Command(path, "--rep", "--bind", url, "--data", "pong", "-q")
+				if err := cmd.Start(); err != nil {
+					t.Fatal(err)
+				}
+				t.Cleanup(func() { cmd.Process.Kill(); cmd.Wait() })
+				c := newClient(t, ClientConfig{URL: url, Timeout: 5 * time.Second})
+				waitPeers(t, c, 1)
+				for range 3 {
+					got, err := c.RoundTrip(nil, []byte("ping"))
+					if err != nil || string(got) != "pong" {
+						t.Fatalf("got %q, %v", got, err)
+					}
+				}
+			})
+		}
+	}
+	t.Run("nanocat-req-to-server", func(t *testing.T) {
+		url := ipcURL(t)
+		s := newServer(t, echo, 4)
+		if err := s.Listen(url); err != nil {
+			t.Fatal(err)
+		}
+		ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+		defer cancel()
+		out, err := exec.CommandContext(ctx, "nanocat", "--req", "--connect", url, "--data", "ping", "--raw").Output()
+		if err != nil {
+			t.Fatalf("nanocat: %v (output %q)", err, out)
+		}
+		if string(out) != "re:ping" {
+			t.Fatalf("nanocat got %q, want %q", out, "re:ping")
+		}
+	})
+}

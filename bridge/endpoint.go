@@ -6,6 +6,7 @@ import (
 	"sync/atomic"
 	"time"
 
+	"github.com/nanogate/nanogate/bridge/sp"
 	"go.nanomsg.org/mangos/v3"
 	"go.nanomsg.org/mangos/v3/protocol/req"
 	// Register every transport an endpoint URL may name: ipc, tcp, tls+tcp,
@@ -20,9 +21,77 @@ type Endpoint struct {
 	Priority int  // lower is preferred; zero: 0
 }
 
-// endpoint is one REQ socket and its fixed pool of contexts.
+// endpoint is one address of a pool and the transport that reaches it.
 type endpoint struct {
 	Endpoint
+	transport
+}
+
+// transport reaches the workers of one endpoint. Its errors are this
+// package's sentinels.
+type transport interface {
+	roundTrip(dst, msg []byte) ([]byte, error)
+	workers() int  // connected workers
+	inFlight() int // requests in flight
+	close() error
+}
+
+// openEndpoint picks the transport: package sp for tcp:// and ipc:// (see
+// its doc for why), mangos for the others.
+func openEndpoint(e Endpoint, c *Config, log *slog.Logger) (*endpoint, error) {
+	log = log.With("endpoint", e.URL)
+	var t transport
+	var err error
+	if sp.Supported(e.URL) && !c.Mangos {
+		t, err = openSP(e, c, log)
+	} else {
+		t, err = openMangos(e, c, log)
+	}
+	if err != nil {
+		return nil, err
+	}
+	return &endpoint{Endpoint: e, transport: t}, nil
+}
+
+// spEndpoint adapts sp.Client.
+type spEndpoint struct{ c *sp.Client }
+
+func openSP(e Endpoint, c *Config, log *slog.Logger) (transport, error) {
+	client, err := sp.NewClient(sp.ClientConfig{
+		URL: e.URL, Listen: e.Listen, Slots: c.contexts(), Timeout: c.timeout(),
+		MaxRecvSize: c.maxReplyBytes(), Logger: log,
+	})
+	if err != nil {
+		return nil, fmt.Errorf("endpoint %s: %w", e.URL, err)
+	}
+	return spEndpoint{client}, nil
+}
+
+func (s spEndpoint) roundTrip(dst, msg []byte) ([]byte, error) {
+	reply, err := s.c.RoundTrip(dst, msg)
+	switch err {
+	case nil:
+		return reply, nil
+	case sp.ErrNoPeer:
+		return reply, ErrNoWorker
+	case sp.ErrBusy:
+		return reply, ErrBusy
+	case sp.ErrTimeout:
+		return reply, ErrTimeout
+	case sp.ErrLost:
+		return reply, ErrWorkerLost
+	case sp.ErrClosed:
+		return reply, ErrClosed
+	}
+	return reply, err
+}
+
+func (s spEndpoint) workers() int  { return s.c.Peers() }
+func (s spEndpoint) inFlight() int { return s.c.InFlight() }
+func (s spEndpoint) close() error  { return s.c.Close() }
+
+// mangosEndpoint is one mangos REQ socket and its fixed pool of contexts.
+type mangosEndpoint struct {
 	sock  mangos.Socket
 	free  chan mangos.Context // idle contexts; its capacity is the in-flight limit
 	pipes atomic.Int32        // connected workers
@@ -37,16 +106,15 @@ const (
 	reconnectMax = time.Second
 )
 
-func openEndpoint(e Endpoint, c *Config, log *slog.Logger) (*endpoint, error) {
+func openMangos(e Endpoint, c *Config, log *slog.Logger) (transport, error) {
 	sock, err := req.NewSocket()
 	if err != nil {
 		return nil, err
 	}
-	ep := &endpoint{
-		Endpoint: e,
-		sock:     sock,
-		free:     make(chan mangos.Context, c.contexts()),
-		log:      log.With("endpoint", e.URL),
+	ep := &mangosEndpoint{
+		sock: sock,
+		free: make(chan mangos.Context, c.contexts()),
+		log:  log,
 	}
 	sock.SetPipeEventHook(ep.pipeEvent)
 	opts := []struct {
@@ -90,7 +158,7 @@ func openEndpoint(e Endpoint, c *Config, log *slog.Logger) (*endpoint, error) {
 	return ep, nil
 }
 
-func (ep *endpoint) pipeEvent(ev mangos.PipeEvent, p mangos.Pipe) {
+func (ep *mangosEndpoint) pipeEvent(ev mangos.PipeEvent, p mangos.Pipe) {
 	switch ev {
 	case mangos.PipeEventAttached:
 		n := ep.pipes.Add(1)
@@ -101,11 +169,11 @@ func (ep *endpoint) pipeEvent(ev mangos.PipeEvent, p mangos.Pipe) {
 	}
 }
 
-// inFlight is the number of contexts in use.
-func (ep *endpoint) inFlight() int { return cap(ep.free) - len(ep.free) }
+func (ep *mangosEndpoint) inFlight() int { return cap(ep.free) - len(ep.free) }
+func (ep *mangosEndpoint) workers() int  { return int(ep.pipes.Load()) }
 
 // roundTrip sends msg on one context and appends the reply to dst.
-func (ep *endpoint) roundTrip(dst, msg []byte) ([]byte, error) {
+func (ep *mangosEndpoint) roundTrip(dst, msg []byte) ([]byte, error) {
 	var ctx mangos.Context
 	select {
 	case ctx = <-ep.free:
@@ -157,4 +225,4 @@ func recvError(err error) error {
 	return fmt.Errorf("bridge: receive: %w", err)
 }
 
-func (ep *endpoint) close() error { return ep.sock.Close() }
+func (ep *mangosEndpoint) close() error { return ep.sock.Close() }

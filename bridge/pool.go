@@ -16,6 +16,7 @@ type Config struct {
 	Contexts        int           // in-flight limit per endpoint; zero: 64
 	MaxReplyBytes   int           // larger replies close the connection (502); zero: 64 MiB
 	RetryIdempotent bool          // retry an idempotent request once when its worker is lost; zero: never resend
+	Mangos          bool          // use mangos for tcp:// and ipc:// too; zero: package sp (faster), mangos only for the other schemes
 	Logger          *slog.Logger  // zero: slog.Default()
 }
 
@@ -127,7 +128,7 @@ func (p *Pool) pick(skip *endpoint) *endpoint {
 		start := int(p.next.Add(1))
 		for i := range g {
 			ep := g[(start+i)%len(g)]
-			if ep == skip || ep.pipes.Load() <= 0 {
+			if ep == skip || ep.workers() <= 0 {
 				continue
 			}
 			if load := ep.inFlight(); load < bestLoad {
@@ -147,7 +148,7 @@ func (p *Pool) Workers() map[string]int {
 	out := make(map[string]int)
 	for _, g := range p.groups {
 		for _, ep := range g {
-			out[ep.URL] = int(ep.pipes.Load())
+			out[ep.URL] = ep.workers()
 		}
 	}
 	return out

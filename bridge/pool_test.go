@@ -81,8 +81,29 @@ func ipcURL(t *testing.T, name string) string {
 	return "ipc://" + filepath.Join(dir, name)
 }
 
+// useMangos runs the tests against the mangos transport for tcp and ipc
+// too (TestMangosTransport); by default those go through package sp.
+var useMangos bool
+
+func TestMangosTransport(t *testing.T) {
+	useMangos = true
+	defer func() { useMangos = false }()
+	for _, tc := range []struct {
+		name string
+		f    func(*testing.T)
+	}{
+		{"RoundTrip", TestRoundTrip}, {"NoWorkerFailsAtOnce", TestNoWorkerFailsAtOnce},
+		{"Timeout", TestTimeout}, {"Busy", TestBusy}, {"WorkerLostNoResend", TestWorkerLostNoResend},
+		{"RetrySafeWhenAllowed", TestRetrySafeWhenAllowed}, {"BalanceAndPriority", TestBalanceAndPriority},
+		{"MaxReplyBytes", TestMaxReplyBytes},
+	} {
+		t.Run(tc.name, tc.f)
+	}
+}
+
 func newPool(t *testing.T, c Config) *Pool {
 	t.Helper()
+	c.Mangos = useMangos
 	if c.Logger == nil {
 		c.Logger = slog.New(slog.DiscardHandler)
 	}

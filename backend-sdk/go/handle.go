@@ -4,6 +4,7 @@ import (
 	"context"
 	"net/http"
 	"runtime/debug"
+	"slices"
 
 	"go.nanomsg.org/mangos/v3"
 )
@@ -25,14 +26,23 @@ var (
 )
 
 // serveMessage runs the handler on one request message and returns the
-// reply, whose ownership passes to the caller. It always returns a reply: a
-// REP context that sends nothing leaves the gateway waiting for its
-// deadline. msg must stay valid until serveMessage returns.
+// reply in a new mangos message, which the caller owns. msg must stay valid
+// until serveMessage returns.
 func (s *Server) serveMessage(base context.Context, msg []byte) *mangos.Message {
+	m := mangos.NewMessage(0)
+	m.Body = s.appendReply(m.Body[:0], base, msg)
+	return m
+}
+
+// appendReply runs the handler on one request message and appends the
+// reply to dst. It always produces a reply: a REP that sends nothing leaves
+// the gateway waiting for its deadline. msg must stay valid until
+// appendReply returns.
+func (s *Server) appendReply(dst []byte, base context.Context, msg []byte) []byte {
 	r, b, err := parseRequest(msg)
 	if err != nil {
 		s.logger().Warn("worker: bad request message", "err", err, "size", len(msg))
-		return cannedReply(replyBadRequest)
+		return append(dst, replyBadRequest...)
 	}
 	// As net/http does, the request context ends when the handler returns,
 	// so that work the handler started for this request is stopped.
@@ -44,15 +54,16 @@ func (s *Server) serveMessage(base context.Context, msg []byte) *mangos.Message 
 	defer releaseResponse(w)
 	ok := s.runHandler(w, r)
 	if b != nil {
-		// The message is freed after this call: a read by a goroutine the
-		// handler left behind gets EOF instead of another request's bytes.
+		// The message is recycled after this call: a read by a goroutine
+		// the handler left behind gets EOF instead of another request's
+		// bytes.
 		b.Reset(nil)
 	}
 	if !ok {
-		return cannedReply(replyInternalError)
+		return append(dst, replyInternalError...)
 	}
 	w.finishHeader()
-	return w.message()
+	return w.appendTo(slices.Grow(dst, w.encodedLen()))
 }
 
 // runHandler calls the handler and reports whether it returned normally. A
@@ -77,12 +88,4 @@ func (s *Server) runHandler(w *response, r *http.Request) (ok bool) {
 	}
 	h.ServeHTTP(w, r)
 	return true
-}
-
-// cannedReply copies a fixed reply into a message (SendMsg takes ownership
-// of the message, so a shared one cannot be sent).
-func cannedReply(reply []byte) *mangos.Message {
-	m := mangos.NewMessage(len(reply))
-	m.Body = append(m.Body, reply...)
-	return m
 }

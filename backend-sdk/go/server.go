@@ -12,6 +12,7 @@ import (
 	"sync/atomic"
 	"time"
 
+	"github.com/nanogate/nanogate/bridge/sp"
 	"go.nanomsg.org/mangos/v3"
 	"go.nanomsg.org/mangos/v3/protocol/rep"
 
@@ -78,6 +79,7 @@ type Server struct {
 
 	mu      sync.Mutex
 	sock    mangos.Socket // created by the first Listen, Dial or Serve
+	fast    *sp.Server    // serves tcp:// and ipc://, created on first use
 	serving bool
 	closed  bool          // the socket is closed
 	stopped chan struct{} // closed with the socket
@@ -111,6 +113,16 @@ const (
 func (s *Server) Listen(url string) error {
 	s.mu.Lock()
 	defer s.mu.Unlock()
+	if sp.Supported(url) {
+		fast, err := s.fastLocked()
+		if err != nil {
+			return err
+		}
+		if err := fast.Listen(url); err != nil {
+			return fmt.Errorf("worker: listen %s: %w", url, err)
+		}
+		return nil
+	}
 	sock, err := s.socketLocked()
 	if err != nil {
 		return err
@@ -128,6 +140,16 @@ func (s *Server) Listen(url string) error {
 func (s *Server) Dial(url string) error {
 	s.mu.Lock()
 	defer s.mu.Unlock()
+	if sp.Supported(url) {
+		fast, err := s.fastLocked()
+		if err != nil {
+			return err
+		}
+		if err := fast.Dial(url); err != nil {
+			return fmt.Errorf("worker: dial %s: %w", url, err)
+		}
+		return nil
+	}
 	sock, err := s.socketLocked()
 	if err != nil {
 		return err
@@ -169,8 +191,12 @@ func (s *Server) Shutdown(ctx context.Context) error {
 		}
 	}
 	// This goroutine ends with the last handler, even after ctx expired.
+	fast := s.fastServer()
 	done := make(chan struct{})
 	go func() {
+		if fast != nil {
+			fast.Shutdown() // its replies are written before it returns
+		}
 		s.wg.Wait()
 		close(done)
 	}()
@@ -199,6 +225,9 @@ func (s *Server) Shutdown(ctx context.Context) error {
 func (s *Server) Close() error {
 	s.beginStop()
 	s.cancel()
+	if fast := s.fastServer(); fast != nil {
+		fast.Shutdown() // handlers see their context cancelled
+	}
 	return s.closeSocket()
 }
 
@@ -295,6 +324,40 @@ func (s *Server) start() error {
 		s.wg.Go(func() { s.run(l) })
 	}
 	return nil
+}
+
+// fastLocked returns the sp server for tcp:// and ipc://, creating it on
+// first use: it reads with few system calls and batches its writes, where
+// mangos' transports make two or three reads per message.
+func (s *Server) fastLocked() (*sp.Server, error) {
+	s.initLocked()
+	if s.stopping.Load() {
+		return nil, ErrServerClosed
+	}
+	if s.fast == nil {
+		limit := s.MaxRecvSize
+		if limit <= 0 {
+			limit = defaultMaxRecvSize
+		}
+		n := s.Concurrency
+		if n <= 0 {
+			n = defaultConcurrency
+		}
+		base := s.base
+		s.fast = sp.NewServer(sp.ServerConfig{
+			Handler:     func(dst, msg []byte) []byte { return s.appendReply(dst, base, msg) },
+			Concurrency: n,
+			MaxRecvSize: limit + recvSizeSlack,
+			Logger:      s.logger().With("component", "worker"),
+		})
+	}
+	return s.fast, nil
+}
+
+func (s *Server) fastServer() *sp.Server {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.fast
 }
 
 // socketLocked returns the socket, creating it on first use. The receive

@@ -7,6 +7,7 @@ import (
 	"io"
 	"net"
 	"net/url"
+	"strconv"
 	"strings"
 	"time"
 )
@@ -57,8 +58,18 @@ func ParseURL(raw string) (a Addr, ok bool, err error) {
 		if strings.HasPrefix(host, "*:") {
 			host = host[1:]
 		}
+		_, port, err := net.SplitHostPort(host)
+		if err != nil {
+			return a, true, fmt.Errorf("sp: %s: %w", raw, err)
+		}
+		if _, err := strconv.ParseUint(port, 10, 16); err != nil {
+			return a, true, fmt.Errorf("sp: %s: bad port %q", raw, port)
+		}
 		return Addr{Network: "tcp", Address: host}, true, nil
 	case "ipc":
+		if rest == "" {
+			return a, true, fmt.Errorf("sp: %s: empty path", raw)
+		}
 		return Addr{Network: "unix", Address: rest, IPC: true}, true, nil
 	}
 	return a, false, nil

@@ -8,8 +8,8 @@ FUZZTIME  ?= 30s
 DEMO_SOCK ?= /tmp/nanogate-demo.sock
 
 # Real peers the tests talk to: libnanomsg for the mod_nano-style C worker,
-# nanocat as a raw nanomsg REP peer, a C compiler and curl.
-TEST_PKGS  := gcc libc6-dev libnanomsg-dev nanomsg-utils curl
+# nanocat and nngcat as raw nanomsg peers, a C compiler and curl.
+TEST_PKGS  := gcc libc6-dev libnanomsg-dev nanomsg-utils nng-utils curl
 # Contenders and load generator for `make bench`.
 BENCH_PKGS := wrk nginx apache2 libnanomsg-dev
 

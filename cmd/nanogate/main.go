@@ -76,7 +76,7 @@ func run(args []string, stdout, stderr io.Writer) int {
 		pprofAddr  = fs.String("pprof", "", "serve net/http/pprof on this `address` (e.g. 127.0.0.1:6060); off when empty")
 		routes     routeFlags
 	)
-	fs.Var(&routes, "route", "`PREFIX=ENDPOINT[,ENDPOINT...]` route, repeatable; PREFIX may start with a host (example.com/api/)")
+	fs.Var(&routes, "route", "route `PREFIX=ENDPOINT[,ENDPOINT...]`, repeatable; PREFIX may start with a host (example.com/api/)")
 	if err := fs.Parse(args); err != nil {
 		if errors.Is(err, flag.ErrHelp) {
 			return exitOK

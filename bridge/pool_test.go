@@ -48,11 +48,13 @@ func startWorker(t *testing.T, url string, reply func(req []byte) []byte) *repWo
 				}
 				w.calls.Add(1)
 				out := reply(m.Body)
-				m.Free()
 				if out == nil {
+					m.Free()
 					continue
 				}
-				if err := ctx.Send(out); err != nil {
+				err = ctx.Send(out) // copies out, which may alias m.Body
+				m.Free()
+				if err != nil {
 					return
 				}
 			}
@@ -71,7 +73,7 @@ func echo(req []byte) []byte { return append([]byte("re:"), req...) }
 
 // ipcURL returns a short socket path: unix socket paths are limited to
 // about 100 bytes, and t.TempDir() can be long.
-func ipcURL(t *testing.T, name string) string {
+func ipcURL(t testing.TB, name string) string {
 	t.Helper()
 	dir, err := os.MkdirTemp("", "ngb")
 	if err != nil {
@@ -116,7 +118,7 @@ func newPool(t *testing.T, c Config) *Pool {
 }
 
 // waitWorkers waits until the pool sees n workers at url.
-func waitWorkers(t *testing.T, p *Pool, url string, n int) {
+func waitWorkers(t testing.TB, p *Pool, url string, n int) {
 	t.Helper()
 	deadline := time.Now().Add(5 * time.Second)
 	for p.Workers()[url] != n {
@@ -301,7 +303,7 @@ func TestMaxReplyBytes(t *testing.T) {
 	}
 }
 
-func freeTCP(t *testing.T) string {
+func freeTCP(t testing.TB) string {
 	t.Helper()
 	ln, err := net.Listen("tcp", "127.0.0.1:0")
 	if err != nil {

@@ -2,6 +2,8 @@ package frontend
 
 import (
 	"bytes"
+
+	"github.com/nanogate/nanogate/session"
 )
 
 // framing is what the header scan learns about the request.
@@ -26,12 +28,7 @@ const (
 	errBadFieldName = errSmuggling("invalid header field name")
 )
 
-var (
-	hContentLength    = []byte("Content-Length")
-	hTransferEncoding = []byte("Transfer-Encoding")
-	hRequestID        = []byte("X-Request-Id")
-	chunked           = []byte("chunked")
-)
+var chunked = []byte("chunked")
 
 // scanHeaders checks the raw header block (as received, without the
 // request line) in one pass.
@@ -59,15 +56,13 @@ func scanHeaders(raw []byte) (framing, error) {
 			return f, errBadFieldName
 		}
 		name, value := line[:colon], bytes.TrimSpace(line[colon+1:])
-		for _, c := range name {
-			if !isToken(c) {
-				// "Transfer-Encoding : chunked" is read differently by
-				// different parsers; RFC 9112 section 5.1 says reject.
-				return f, errBadFieldName
-			}
+		if !session.ValidName(name) {
+			// "Transfer-Encoding : chunked" is read differently by
+			// different parsers; RFC 9112 section 5.1 says reject.
+			return f, errBadFieldName
 		}
-		switch {
-		case bytes.EqualFold(name, hContentLength):
+		switch session.FieldOf(name) {
+		case session.FieldContentLength:
 			if !isDigits(value) {
 				return f, errBadLength
 			}
@@ -75,12 +70,12 @@ func scanHeaders(raw []byte) (framing, error) {
 				return f, errTwoLengths
 			}
 			length = value
-		case bytes.EqualFold(name, hTransferEncoding):
+		case session.FieldTransferEncoding:
 			encodings++
 			if encodings > 1 || !bytes.EqualFold(value, chunked) {
 				return f, errBadEncoding
 			}
-		case bytes.EqualFold(name, hRequestID):
+		case session.FieldRequestID:
 			if saneID(value) {
 				f.requestID = value
 			}
@@ -120,14 +115,4 @@ func isDigits(b []byte) bool {
 		}
 	}
 	return true
-}
-
-// isToken reports whether c may appear in a field name (RFC 9110 section
-// 5.6.2).
-func isToken(c byte) bool {
-	switch {
-	case c >= 'a' && c <= 'z', c >= 'A' && c <= 'Z', c >= '0' && c <= '9':
-		return true
-	}
-	return bytes.IndexByte([]byte("!#$%&'*+-.^_`|~"), c) >= 0
 }

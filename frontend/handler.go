@@ -33,7 +33,6 @@ func releaseScratch(s *scratch) {
 }
 
 var (
-	hServer       = []byte("Server")
 	methodGet     = []byte("GET")
 	methodHead    = []byte("HEAD")
 	methodOptions = []byte("OPTIONS")
@@ -107,17 +106,17 @@ func writeResponse(w *fasthttp.Response, r *session.Response) {
 	for hb := r.Header; len(hb) > 0; {
 		name, value, rest, _ := session.NextHeader(hb) // Parse validated every line
 		hb = rest
-		switch {
-		case bytes.EqualFold(name, hContentLength):
+		switch f := session.FieldOf(name); {
+		case f == session.FieldContentLength:
 			contentLength, _ = parseInt(value)
-			continue
-		case isHopByHop(name):
-			continue
-		case bytes.EqualFold(name, hServer):
+		case f == session.FieldServer:
 			w.Header.SetServerBytes(value)
-			continue
+		case f.HopByHop(), f == session.FieldDate:
+			// fasthttp writes its own Date; the rest is about the
+			// worker's connection, not the client's.
+		default:
+			w.Header.AddBytesKV(name, value)
 		}
-		w.Header.AddBytesKV(name, value)
 	}
 	if len(r.Body) == 0 && contentLength > 0 {
 		// A HEAD or 304 reply announces the size it does not carry.
@@ -126,21 +125,6 @@ func writeResponse(w *fasthttp.Response, r *session.Response) {
 		return
 	}
 	w.SetBody(r.Body)
-}
-
-var hopByHop = [][]byte{
-	[]byte("Connection"), []byte("Keep-Alive"), []byte("Proxy-Connection"),
-	[]byte("Transfer-Encoding"), []byte("TE"), []byte("Trailer"), []byte("Upgrade"),
-	[]byte("Date"),
-}
-
-func isHopByHop(name []byte) bool {
-	for _, h := range hopByHop {
-		if bytes.EqualFold(name, h) {
-			return true
-		}
-	}
-	return false
 }
 
 func parseInt(b []byte) (int, bool) {

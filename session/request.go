@@ -30,13 +30,12 @@ type Request struct {
 }
 
 var (
-	hContentLength    = []byte("Content-Length")
-	hTransferEncoding = []byte("Transfer-Encoding")
-	hForwardedFor     = []byte("X-Forwarded-For")
-	hForwardedProto   = []byte("X-Forwarded-Proto")
-	hRequestID        = []byte("X-Request-Id")
-	hSession          = []byte("X-Nanogate-Session")
-	schemeHTTP        = []byte("http")
+	hContentLength  = []byte("Content-Length")
+	hForwardedFor   = []byte("X-Forwarded-For")
+	hForwardedProto = []byte("X-Forwarded-Proto")
+	hRequestID      = []byte("X-Request-Id")
+	hSession        = []byte("X-Nanogate-Session")
+	schemeHTTP      = []byte("http")
 )
 
 // AppendRequest appends r in the http format (see the package doc) to dst
@@ -60,16 +59,18 @@ func AppendRequest(dst []byte, r *Request) []byte {
 		if !ok {
 			continue // the empty line ending the block, or a stray one
 		}
-		switch {
-		case bytes.EqualFold(name, hContentLength), bytes.EqualFold(name, hTransferEncoding):
+		switch FieldOf(name) {
+		case FieldContentLength, FieldTransferEncoding:
 			continue
-		case !r.Forward:
-		case bytes.EqualFold(name, hForwardedFor):
-			priorXFF = true
-			continue
-		case bytes.EqualFold(name, hForwardedProto), bytes.EqualFold(name, hRequestID),
-			bytes.EqualFold(name, hSession):
-			continue
+		case FieldForwardedFor:
+			if r.Forward {
+				priorXFF = true
+				continue
+			}
+		case FieldForwardedProto, FieldRequestID, FieldSession:
+			if r.Forward {
+				continue
+			}
 		}
 		dst = append(dst, line...)
 		dst = append(dst, "\r\n"...)
@@ -110,7 +111,7 @@ func appendPriorXFF(dst, header []byte) []byte {
 		var line []byte
 		line, rest = nextLine(rest)
 		name, value, ok := splitHeader(line)
-		if !ok || !bytes.EqualFold(name, hForwardedFor) || len(value) == 0 {
+		if !ok || FieldOf(name) != FieldForwardedFor || len(value) == 0 {
 			continue
 		}
 		if !first {

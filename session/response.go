@@ -44,14 +44,14 @@ func (r *Response) Parse(reply []byte, head bool) error {
 		if err != nil {
 			return err
 		}
-		switch {
-		case bytes.EqualFold(name, hContentLength):
+		switch FieldOf(name) {
+		case FieldContentLength:
 			n, ok := parseDecimal(value)
 			if !ok || (contentLength >= 0 && n != contentLength) {
 				return ErrContentLength
 			}
 			contentLength = n
-		case bytes.EqualFold(name, hTransferEncoding):
+		case FieldTransferEncoding:
 			if !bytes.EqualFold(value, []byte("chunked")) || chunked {
 				return ErrEncoding
 			}
@@ -151,10 +151,8 @@ func NextHeader(block []byte) (name, value, rest []byte, err error) {
 		return nil, nil, nil, ErrHeaderLine
 	}
 	name = line[:i]
-	for _, c := range name {
-		if !isToken(c) {
-			return nil, nil, nil, ErrHeaderLine
-		}
+	if !ValidName(name) {
+		return nil, nil, nil, ErrHeaderLine
 	}
 	value = trimOWS(line[i+1:])
 	for _, c := range value {
@@ -257,12 +255,6 @@ func parseHex(b []byte) (int, bool) {
 		n = n<<4 | int(d)
 	}
 	return n, true
-}
-
-// isToken reports whether c may appear in a header name (RFC 9110 section
-// 5.6.2).
-func isToken(c byte) bool {
-	return tokenTable[c]
 }
 
 var tokenTable = func() (t [256]bool) {

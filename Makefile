@@ -10,8 +10,9 @@ DEMO_SOCK ?= /tmp/nanogate-demo.sock
 # Real peers the tests talk to: libnanomsg for the mod_nano-style C worker,
 # nanocat and nngcat as raw nanomsg peers, a C compiler and curl.
 TEST_PKGS  := gcc libc6-dev libnanomsg-dev nanomsg-utils nng-utils curl
-# Contenders and load generator for `make bench`.
-BENCH_PKGS := wrk nginx apache2 libnanomsg-dev
+# Contenders and load generator for `make bench` (bench/README.md), and the
+# compiler for the mod_nano-style C worker.
+BENCH_PKGS := wrk nginx apache2 libnanomsg-dev gcc libc6-dev
 
 .PHONY: all build run test test-short vet fuzz bench deps bench-deps clean
 
@@ -42,7 +43,7 @@ endef
 deps:
 	$(call apt_install,$(TEST_PKGS))
 
-bench-deps: deps
+bench-deps:
 	$(call apt_install,$(BENCH_PKGS))
 
 vet:
@@ -62,8 +63,14 @@ fuzz:
 	$(GO) test ./session -run '^$$' -fuzz FuzzAppendRequest -fuzztime $(FUZZTIME)
 	$(GO) test ./config -run '^$$' -fuzz FuzzParse -fuzztime $(FUZZTIME)
 
+# Every contender side by side under wrk, then the Go micro-benchmarks of
+# session, frontend and bridge; results in bench/results/. Sized to finish in
+# under 15 minutes; BENCH_FLAGS overrides (later flags win), e.g.
+# make bench BENCH_FLAGS="--scenario hello --duration 10s".
+# MOD_NANO_SO=/path/to/mod_nano.so adds the apache-modnano contender.
 bench: bench-deps
-	$(GO) test -run '^$$' -bench . -benchmem ./session ./frontend ./bridge
+	$(GO) run ./bench/harness --scenario all --conns 64,256 --duration 3s --warmup 1s --rounds 3 \
+		--idle 10000,50000,100000 --idle-load 5s --micro $(BENCH_FLAGS)
 
 clean:
 	rm -rf $(BIN)

@@ -1,0 +1,112 @@
+package main
+
+import (
+	"bytes"
+	"errors"
+	"fmt"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strings"
+)
+
+// Binaries the contenders run, built from the working tree at start.
+const (
+	binGateway = "nanogate"
+	binFast    = "fasthttp-hello"
+	binNetHTTP = "nethttp-hello"
+	binSDK     = "sdk-hello"
+	binCWorker = "modnano-worker"
+)
+
+// env is what a run shares: the repo, its temp root, the built binaries
+// and the build errors of those that failed (their contenders fail, the
+// others run).
+type env struct {
+	repo      string
+	root      string // temp dir, removed at exit
+	bins      map[string]string
+	buildErr  map[string]error
+	modNanoSO string // MOD_NANO_SO, "" when unset
+	fdLimit   int    // RLIMIT_NOFILE of the harness, inherited by every contender
+	echoLua   string // wrk script for the echo scenario
+}
+
+// buildAll builds every binary the selected contenders need.
+func (e *env) buildAll(need map[string]bool) {
+	e.bins, e.buildErr = map[string]string{}, map[string]error{}
+	goPkgs := map[string]string{
+		binGateway: "./cmd/nanogate",
+		binFast:    "./bench/contenders/fasthttp-hello",
+		binNetHTTP: "./bench/contenders/nethttp-hello",
+		binSDK:     "./bench/contenders/sdk-hello",
+	}
+	for name := range need {
+		out := filepath.Join(e.root, "bin", name)
+		var err error
+		if pkg, ok := goPkgs[name]; ok {
+			err = e.command("go", "build", "-o", out, pkg)
+		} else if name == binCWorker {
+			err = e.buildCWorker(out)
+		}
+		if err != nil {
+			e.buildErr[name] = fmt.Errorf("build %s: %w", name, err)
+			continue
+		}
+		e.bins[name] = out
+	}
+}
+
+// buildCWorker compiles the mod_nano-style worker that the gateway tests
+// use too (see backend-sdk/c/README.md).
+func (e *env) buildCWorker(out string) error {
+	src := filepath.Join(e.repo, "backend-sdk/c/modnano_worker.c")
+	if _, err := os.Stat(src); err != nil {
+		return fmt.Errorf("%s is missing", src)
+	}
+	return e.command("cc", "-O2", "-o", out, src, "-lnanomsg")
+}
+
+// command runs one build step in the repo, with its output in the error.
+func (e *env) command(name string, args ...string) error {
+	if err := os.MkdirAll(filepath.Join(e.root, "bin"), 0o755); err != nil {
+		return err
+	}
+	cmd := exec.Command(name, args...)
+	cmd.Dir = e.repo
+	var out bytes.Buffer
+	cmd.Stdout, cmd.Stderr = &out, &out
+	if err := cmd.Run(); err != nil {
+		return fmt.Errorf("%v: %s", err, strings.TrimSpace(out.String()))
+	}
+	return nil
+}
+
+// missing returns the build error that keeps c from running, if any.
+func (e *env) missing(c contender) error {
+	for _, b := range c.needs {
+		if err := e.buildErr[b]; err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+// findRepo walks up from the working directory to nanogate's go.mod.
+func findRepo() (string, error) {
+	dir, err := os.Getwd()
+	if err != nil {
+		return "", err
+	}
+	for {
+		b, err := os.ReadFile(filepath.Join(dir, "go.mod"))
+		if err == nil && bytes.HasPrefix(b, []byte("module github.com/nanogate/nanogate\n")) {
+			return dir, nil
+		}
+		parent := filepath.Dir(dir)
+		if parent == dir {
+			return "", errors.New("run the harness inside the nanogate repository")
+		}
+		dir = parent
+	}
+}

@@ -1,0 +1,294 @@
+package main
+
+import (
+	"bufio"
+	"context"
+	"errors"
+	"fmt"
+	"math"
+	"net"
+	"net/http"
+	"os"
+	"strconv"
+	"strings"
+	"sync"
+	"sync/atomic"
+	"syscall"
+	"time"
+
+	"github.com/nanogate/nanogate/bench/contenders/payload"
+)
+
+// idleResult is one contender holding one number of idle connections.
+type idleResult struct {
+	Name       string     `json:"name"`
+	Target     int        `json:"target"` // connections asked for
+	Status     string     `json:"status"`
+	Reason     string     `json:"reason,omitempty"`
+	Held       int        `json:"held"`        // connections open after one request each
+	DialErrors int        `json:"dial_errors"` // failed opens or first requests
+	FirstErr   string     `json:"first_error,omitempty"`
+	SourceIPs  int        `json:"source_ips"`
+	Before     treeSample `json:"before"` // after warm-up, before opening
+	During     treeSample `json:"during"` // with the connections held, before the load
+	KiBPerConn metric     `json:"kib_per_conn"`
+	StillOpen  int        `json:"still_open"` // held connections still open after the load
+	Load       wrkResult  `json:"load"`       // hello at 64 conns beside the idle ones
+	LoadErr    string     `json:"load_error,omitempty"`
+	Logs       []logNote  `json:"logs,omitempty"` // warnings and errors the contender logged
+}
+
+// idleOpts are the flags of the idle scenario.
+type idleOpts struct {
+	counts []int
+	load   time.Duration
+	warmup time.Duration
+	only   map[string]bool
+	// fdLimit is RLIMIT_NOFILE, which the harness (holding the client
+	// side) and each contender process (holding the server side) share.
+	fdLimit int
+}
+
+// idleFDMargin is the descriptors beside the idle connections: the load,
+// upstream and worker sockets, logs, the runtime.
+const idleFDMargin = 1024
+
+// idleLoadConns is the busy load run while the idle connections are held.
+const idleLoadConns = 64
+
+// runIdle starts each idle contender fresh for each count, opens that many
+// keep-alive connections (one request each, then held), measures the RSS
+// they cost, then runs the hello load beside them.
+func runIdle(ctx context.Context, e *env, o idleOpts) []idleResult {
+	var out []idleResult
+	for _, name := range idleContenders {
+		if len(o.only) > 0 && !o.only[name] {
+			continue
+		}
+		c, _ := findContender(name)
+		for _, n := range o.counts {
+			r := idleOnce(ctx, e, c, n, o)
+			out = append(out, r)
+			if r.Status == statusOK {
+				logf("idle %-16s %6d held %6d  %.2f KiB/conn  still open %d  load %.0f req/s p99 %.2f ms %s",
+					name, n, r.Held, float64(r.KiBPerConn), r.StillOpen, r.Load.RPS, r.Load.P99ms, r.LoadErr)
+			} else {
+				logf("idle %-16s %6d FAILED: %s", name, n, r.Reason)
+			}
+			if ctx.Err() != nil {
+				return out
+			}
+		}
+	}
+	return out
+}
+
+func idleOnce(ctx context.Context, e *env, c contender, n int, o idleOpts) (r idleResult) {
+	r = idleResult{Name: c.name, Target: n, Status: statusOK, KiBPerConn: metric(math.NaN())}
+	if need := n + idleFDMargin; need > o.fdLimit {
+		r.Status = statusFailed
+		r.Reason = fmt.Sprintf("needs %d open files per process, RLIMIT_NOFILE is %d "+
+			"(raising the hard limit needs root with CAP_SYS_RESOURCE)", need, o.fdLimit)
+		return r
+	}
+	hello := scenarios["hello"]
+	z := sizing{maxConns: idleLoadConns, idle: n}
+	s, err := bringUp(ctx, e, c, hello, z, loadOpts{warmup: o.warmup})
+	if err != nil {
+		r.Status, r.Reason = statusFailed, err.Error()
+		return r
+	}
+	var conns []net.Conn
+	defer func() {
+		// The server side closes first, so that the client's ports do
+		// not linger in TIME_WAIT for the next count.
+		r.Logs = s.stop()
+		for _, c := range conns {
+			c.Close()
+		}
+	}()
+	time.Sleep(time.Second)
+	r.Before = sampleTree(s.pids())
+	var open idleOpen
+	conns, open = openIdle(ctx, s.addr, n)
+	r.Held, r.DialErrors, r.FirstErr, r.SourceIPs = len(conns), open.errors, open.first, open.sources
+	if ctx.Err() != nil {
+		r.Status, r.Reason = statusFailed, "interrupted"
+		return r
+	}
+	time.Sleep(2 * time.Second) // let the servers settle their buffers
+	r.During = sampleTree(s.pids())
+	if err := s.alive(); err != nil {
+		r.Status, r.Reason = statusFailed, "while holding connections: "+err.Error()
+		return r
+	}
+	if r.Held > 0 {
+		r.KiBPerConn = metric(float64(r.During.RSSKiB-r.Before.RSSKiB) / float64(r.Held))
+	}
+	r.Load, err = runWrk(ctx, wrkJob{url: "http://" + s.addr + hello.path, conns: idleLoadConns,
+		threads: 2, duration: o.load})
+	if err != nil {
+		r.LoadErr = err.Error()
+	} else if err := s.alive(); err != nil {
+		r.LoadErr = "during the load: " + err.Error()
+	}
+	r.StillOpen = countOpen(conns)
+	return r
+}
+
+// idleOpen reports how opening went.
+type idleOpen struct {
+	errors  int
+	first   string
+	sources int
+}
+
+// openIdle opens n connections to addr, each sending one GET /hello and
+// reading its answer, and returns those that succeeded. One source address
+// reaches one destination with at most the ephemeral port range (see
+// /proc/sys/net/ipv4/ip_local_port_range, about 28k by default), so the
+// connections are spread over 127.0.0.2, 127.0.0.3, …
+func openIdle(ctx context.Context, addr string, n int) ([]net.Conn, idleOpen) {
+	perSource := portsPerSource()
+	sources := (n + perSource - 1) / perSource
+	conns := make([]net.Conn, n)
+	var next, failed atomic.Int64
+	var first sync.Once
+	var firstErr string
+	// Give up once failures are more than noise: a server that stopped
+	// accepting would otherwise cost a timeout per remaining connection.
+	ctx, cancel := context.WithCancel(ctx)
+	defer cancel()
+	maxFailed := int64(max(100, n/100))
+	var wg sync.WaitGroup
+	for range 256 {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			for ctx.Err() == nil {
+				i := int(next.Add(1)) - 1
+				if i >= n {
+					return
+				}
+				src := net.IPv4(127, 0, 0, byte(2+i%sources))
+				c, err := openOne(ctx, addr, src)
+				if err != nil {
+					if failed.Add(1) > maxFailed {
+						cancel()
+					}
+					first.Do(func() { firstErr = err.Error() })
+					continue
+				}
+				conns[i] = c
+			}
+		}()
+	}
+	wg.Wait()
+	held := conns[:0]
+	for _, c := range conns {
+		if c != nil {
+			held = append(held, c)
+		}
+	}
+	return held, idleOpen{errors: int(failed.Load()), first: firstErr, sources: sources}
+}
+
+// openOne dials from src and makes the connection keep-alive with one
+// request. IP_BIND_ADDRESS_NO_PORT defers the port choice to connect(), so
+// the limit is per (source, destination) and not per source.
+func openOne(ctx context.Context, addr string, src net.IP) (net.Conn, error) {
+	d := net.Dialer{
+		Timeout:   5 * time.Second,
+		LocalAddr: &net.TCPAddr{IP: src},
+		Control: func(_, _ string, rc syscall.RawConn) error {
+			var serr error
+			err := rc.Control(func(fd uintptr) {
+				serr = syscall.SetsockoptInt(int(fd), syscall.IPPROTO_IP, ipBindAddressNoPort, 1)
+			})
+			return errors.Join(err, serr)
+		},
+	}
+	c, err := d.DialContext(ctx, "tcp", addr)
+	if err != nil {
+		return nil, err
+	}
+	c.SetDeadline(time.Now().Add(10 * time.Second))
+	if _, err := c.Write([]byte("GET /hello HTTP/1.1\r\nHost: bench\r\n\r\n")); err != nil {
+		c.Close()
+		return nil, err
+	}
+	resp, err := http.ReadResponse(bufio.NewReaderSize(c, 512), nil)
+	if err == nil {
+		var body strings.Builder
+		_, err = bufio.NewReader(resp.Body).WriteTo(&body)
+		resp.Body.Close()
+		if err == nil && (resp.StatusCode != 200 || body.String() != payload.Hello) {
+			err = fmt.Errorf("status %d, body %q", resp.StatusCode, body.String())
+		}
+	}
+	if err != nil {
+		c.Close()
+		return nil, err
+	}
+	c.SetDeadline(time.Time{})
+	return c, nil
+}
+
+// ipBindAddressNoPort is IP_BIND_ADDRESS_NO_PORT from linux/in.h.
+const ipBindAddressNoPort = 24
+
+// portsPerSource is three quarters of the ephemeral port range, leaving
+// room for wrk and everything else on the machine.
+func portsPerSource() int {
+	lo, hi := 32768, 60999 // Linux default
+	if b, err := os.ReadFile("/proc/sys/net/ipv4/ip_local_port_range"); err == nil {
+		if f := strings.Fields(string(b)); len(f) == 2 {
+			l, err1 := strconv.Atoi(f[0])
+			h, err2 := strconv.Atoi(f[1])
+			if err1 == nil && err2 == nil && h > l {
+				lo, hi = l, h
+			}
+		}
+	}
+	return max(1000, (hi-lo+1)*3/4)
+}
+
+// countOpen counts the connections the server has not closed: a peek that
+// would block means open and idle; EOF or an error means closed.
+func countOpen(conns []net.Conn) int {
+	var open atomic.Int64
+	var wg sync.WaitGroup
+	const workers = 16
+	for w := range workers {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			buf := make([]byte, 1)
+			for i := w; i < len(conns); i += workers {
+				if peekOpen(conns[i], buf) {
+					open.Add(1)
+				}
+			}
+		}()
+	}
+	wg.Wait()
+	return int(open.Load())
+}
+
+func peekOpen(c net.Conn, buf []byte) bool {
+	sc, ok := c.(syscall.Conn)
+	if !ok {
+		return false
+	}
+	rc, err := sc.SyscallConn()
+	if err != nil {
+		return false
+	}
+	open := false
+	_ = rc.Read(func(fd uintptr) bool {
+		_, _, err := syscall.Recvfrom(int(fd), buf, syscall.MSG_PEEK|syscall.MSG_DONTWAIT)
+		open = errors.Is(err, syscall.EAGAIN)
+		return true // never wait
+	})
+	return open
+}

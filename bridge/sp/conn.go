@@ -3,6 +3,7 @@ package sp
 import (
 	"bufio"
 	"net"
+	"runtime"
 	"sync"
 	"sync/atomic"
 	"time"
@@ -19,75 +20,124 @@ const maxSpare = 1 << 20
 // requests fail instead of piling up behind a write that never ends.
 const writeTimeout = 30 * time.Second
 
-// conn is one SP connection. Any goroutine may send; one goroutine reads.
+// conn is one SP connection. Any goroutine may send; one goroutine reads;
+// one goroutine, started here, writes.
 type conn struct {
 	nc  net.Conn
 	ipc bool
 	fr  frameReader
 	br  *bufio.Reader
 
-	// Writes are batched by group commit: a sender appends its frame to out;
-	// if no write is in progress it becomes the writer and writes out, again
-	// and again while others keep appending. Nothing waits on a timer or a
-	// dedicated goroutine, and a lone request is written at once.
+	// Senders append frames to out and wake the writer, which yields once
+	// before it takes the buffer: on a loaded gateway, every request that is
+	// ready to run appends its frame meanwhile, so one write system call
+	// carries many messages; on an idle one the yield returns at once.
 	mu      sync.Mutex
 	out     []byte
-	spare   []byte
-	writing bool
 	err     error // first write error; the connection is closed then
+	kick    chan struct{}
+	flushed chan struct{} // closed when the writer has ended
 
 	outstanding atomic.Int32 // REQ side: requests sent and not answered
 	closed      atomic.Bool
+	draining    atomic.Bool // write what is queued, then end the writer
 }
 
 func newConn(nc net.Conn, ipc bool, maxRecv int) *conn {
-	c := &conn{nc: nc, ipc: ipc, br: bufio.NewReaderSize(nc, readBufferSize)}
+	c := &conn{
+		nc: nc, ipc: ipc, br: bufio.NewReaderSize(nc, readBufferSize),
+		kick: make(chan struct{}, 1), flushed: make(chan struct{}),
+	}
 	c.fr = frameReader{r: c.br, ipc: ipc, max: maxRecv}
+	go c.writeLoop()
 	return c
 }
 
-// send queues one message and writes it, with whatever else is queued, unless
-// another sender is writing and will take it along. It reports errDead when
-// the connection had already failed (nothing was sent).
+// send queues one message for the writer. It reports errDead when the
+// connection had already failed, so that nothing was sent; a failure after
+// that closes the connection, and its reader's end tells the rest.
 func (c *conn) send(hdr, body []byte) error {
 	c.mu.Lock()
 	if c.err != nil {
 		c.mu.Unlock()
 		return errDead
 	}
+	wake := len(c.out) == 0
 	c.out = appendFrame(c.out, c.ipc, hdr, body)
-	if c.writing {
-		c.mu.Unlock()
-		return nil
-	}
-	c.writing = true
-	for len(c.out) > 0 && c.err == nil {
-		buf := c.out
-		c.out = c.spare[:0]
-		c.spare = nil
-		c.mu.Unlock()
-		c.nc.SetWriteDeadline(time.Now().Add(writeTimeout))
-		_, err := c.nc.Write(buf)
-		c.mu.Lock()
-		if cap(buf) <= maxSpare {
-			c.spare = buf[:0]
-		}
-		if err != nil {
-			c.err = err
-		}
-	}
-	c.writing = false
-	err := c.err
 	c.mu.Unlock()
-	if err != nil {
-		c.close()
+	if wake {
+		select {
+		case c.kick <- struct{}{}:
+		default:
+		}
 	}
-	return err
+	return nil
 }
 
+func (c *conn) writeLoop() {
+	defer close(c.flushed)
+	var spare []byte
+	var armed time.Time
+	for range c.kick {
+		for {
+			runtime.Gosched() // let the other ready senders append first
+			c.mu.Lock()
+			buf := c.out
+			c.out, spare = spare[:0], nil
+			c.mu.Unlock()
+			if len(buf) == 0 {
+				spare = buf
+				break
+			}
+			// A peer that stops reading must not hold requests forever;
+			// the deadline is pushed forward at most once a second.
+			if now := time.Now(); now.Sub(armed) > time.Second {
+				c.nc.SetWriteDeadline(now.Add(writeTimeout))
+				armed = now
+			}
+			if _, err := c.nc.Write(buf); err != nil {
+				c.mu.Lock()
+				c.err = err
+				c.mu.Unlock()
+				c.close()
+				return
+			}
+			if cap(buf) <= maxSpare {
+				spare = buf
+			}
+		}
+		// Draining starts once no sender is left, so the queue is empty.
+		if c.closed.Load() || c.draining.Load() {
+			return
+		}
+	}
+}
+
+// close closes the connection at once; queued messages are dropped.
 func (c *conn) close() {
 	if c.closed.CompareAndSwap(false, true) {
 		c.nc.Close()
+		c.mu.Lock()
+		if c.err == nil {
+			c.err = ErrClosed
+		}
+		c.mu.Unlock()
+		c.wake()
+	}
+}
+
+// drain writes what is queued, then closes the connection.
+func (c *conn) drain() {
+	c.draining.Store(true)
+	c.wake()
+	<-c.flushed
+	c.close()
+}
+
+func (c *conn) wake() {
+	select {
+	case c.kick <- struct{}{}:
+	default:
 	}
 }
 

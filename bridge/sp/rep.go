@@ -214,6 +214,7 @@ func (s *Server) dropConn(cn *conn) {
 	delete(s.conns, cn)
 	s.mu.Unlock()
 	cn.close()
+	<-cn.flushed
 }
 
 func (s *Server) readRequests(cn *conn) error {
@@ -300,9 +301,10 @@ func (s *Server) Shutdown() {
 	close(s.jobs)
 	s.workers.Wait()
 	s.mu.Lock()
-	for cn := range s.conns {
-		cn.close()
-	}
+	conns := s.conns
 	s.conns = nil
 	s.mu.Unlock()
+	for cn := range conns {
+		cn.drain() // the last replies are written before the close
+	}
 }

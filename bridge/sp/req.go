@@ -55,11 +55,11 @@ type slot struct {
 	conn  atomic.Pointer[conn]
 	index uint32
 	gen   uint32
-	hdr   [4]byte
-	dst   []byte
-	err   error
-	done  chan struct{}
-	timer *time.Timer
+	hdr      [4]byte
+	deadline atomic.Int64 // UnixNano; read by the sweeper once word says waiting
+	dst      []byte
+	err      error
+	done     chan struct{}
 }
 
 const (
@@ -109,10 +109,10 @@ func NewClient(cfg ClientConfig) (*Client, error) {
 		s := &c.slots[i]
 		s.index = uint32(i)
 		s.done = make(chan struct{}, 1)
-		s.timer = time.NewTimer(time.Hour)
-		s.timer.Stop()
 		c.free <- s
 	}
+	c.wg.Add(1)
+	go c.sweep()
 	if cfg.Listen {
 		ln, err := listen(addr)
 		if err != nil {
@@ -145,6 +145,7 @@ func (c *Client) RoundTrip(dst, msg []byte) ([]byte, error) {
 	s.dst, s.err = dst, nil
 	s.conn.Store(cn)
 	cn.outstanding.Add(1)
+	s.deadline.Store(time.Now().Add(c.cfg.Timeout).UnixNano())
 	s.word.Store(word(id, phaseWaiting))
 	binary.BigEndian.PutUint32(s.hdr[:], id)
 
@@ -158,17 +159,7 @@ func (c *Client) RoundTrip(dst, msg []byte) ([]byte, error) {
 			<-s.done // the reader or the failure scan took it first
 		}
 	} else {
-		s.timer.Reset(c.cfg.Timeout)
-		select {
-		case <-s.done:
-			s.timer.Stop()
-		case <-s.timer.C:
-			if s.word.CompareAndSwap(word(id, phaseWaiting), 0) {
-				s.err = ErrTimeout
-			} else {
-				<-s.done // the reply arrived as the timer fired
-			}
-		}
+		<-s.done // a reply, a lost connection or the sweeper's timeout
 	}
 	reply, err := s.dst, s.err
 	if err != nil {
@@ -237,6 +228,38 @@ func (c *Client) readReplies(cn *conn) error {
 	}
 }
 
+// sweep times requests out. One goroutine scanning the slots a few times
+// per timeout replaces a timer armed and stopped for every request, which
+// showed in the gateway's profile (timer heap locks, select).
+func (c *Client) sweep() {
+	defer c.wg.Done()
+	tick := min(max(c.cfg.Timeout/20, time.Millisecond), 50*time.Millisecond)
+	t := time.NewTicker(tick)
+	defer t.Stop()
+	for {
+		select {
+		case <-c.stop:
+			return
+		case now := <-t.C:
+			c.expire(now.UnixNano())
+		}
+	}
+}
+
+func (c *Client) expire(now int64) {
+	for i := range c.slots {
+		s := &c.slots[i]
+		w := s.word.Load()
+		if w&3 != phaseWaiting || s.deadline.Load() > now {
+			continue
+		}
+		if s.word.CompareAndSwap(w, w&^3|phaseFilling) {
+			s.err = ErrTimeout
+			s.done <- struct{}{}
+		}
+	}
+}
+
 func (c *Client) slotFor(id uint32) *slot {
 	i := id & 0x7fff
 	if id&(1<<31) == 0 || int(i) >= len(c.slots) {
@@ -257,6 +280,7 @@ func (c *Client) serve(cn *conn) {
 	c.log.Info("worker connected", "remote", cn.nc.RemoteAddr().String(), "workers", c.Peers())
 	err := c.readReplies(cn)
 	cn.close()
+	<-cn.flushed
 	c.remove(cn)
 	for i := range c.slots {
 		s := &c.slots[i]

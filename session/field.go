@@ -104,12 +104,12 @@ func equalLower(b []byte, s string) bool {
 
 // ValidName reports whether name is a non-empty token (RFC 9110 section
 // 5.6.2), as a header field name must be.
-func ValidName(name []byte) bool {
+func ValidName[T string | []byte](name T) bool {
 	if len(name) == 0 {
 		return false
 	}
-	for _, c := range name {
-		if !tokenTable[c] {
+	for i := 0; i < len(name); i++ {
+		if !tokenTable[name[i]] {
 			return false
 		}
 	}

@@ -475,22 +475,7 @@ func TestGracefulShutdown(t *testing.T) {
 	countFile := filepath.Join(t.TempDir(), "count")
 	g, _ := startStack(t, ep, []string{"--count-file", countFile}, "--route", "/="+ep, "--timeout", "10s")
 	c := newClient(t)
-	type result struct {
-		status int
-		body   string
-		err    error
-	}
-	done := make(chan result, 1)
-	go func() {
-		resp, err := c.Post(g.url+"/slow-count?ms=700", "text/plain", strings.NewReader("finish me"))
-		if err != nil {
-			done <- result{err: err}
-			return
-		}
-		b, err := io.ReadAll(resp.Body)
-		resp.Body.Close()
-		done <- result{resp.StatusCode, string(b), err}
-	}()
+	done := postAsync(c, g.url+"/slow-count?ms=700", "finish me")
 	if !pollUntil(5*time.Second, func() bool { return countLines(t, countFile) == 1 }) {
 		t.Fatal("the request never reached the worker")
 	}

@@ -561,3 +561,27 @@ func waitName(t *testing.T, g *gateway, want string, timeout time.Duration) {
 		t.Fatalf("worker %q never answered within %v; last answer: %s", want, timeout, last)
 	}
 }
+
+// postResult is what postAsync's request got.
+type postResult struct {
+	status int
+	body   string
+	err    error
+}
+
+// postAsync POSTs body to url in the background, for tests that act while
+// the request is in flight.
+func postAsync(c *http.Client, url, body string) <-chan postResult {
+	done := make(chan postResult, 1)
+	go func() {
+		resp, err := c.Post(url, "text/plain", strings.NewReader(body))
+		if err != nil {
+			done <- postResult{err: err}
+			return
+		}
+		b, err := io.ReadAll(resp.Body)
+		resp.Body.Close()
+		done <- postResult{resp.StatusCode, string(b), err}
+	}()
+	return done
+}

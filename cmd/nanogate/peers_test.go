@@ -450,22 +450,7 @@ timeout = "10s"
 func killMidRequest(t *testing.T, g *gateway, countFile string, workers map[string]*proc) string {
 	t.Helper()
 	c := newClient(t)
-	type result struct {
-		status int
-		body   string
-		err    error
-	}
-	done := make(chan result, 1)
-	go func() {
-		resp, err := c.Post(g.url+"/slow-count?ms=5000", "text/plain", strings.NewReader("run me once"))
-		if err != nil {
-			done <- result{err: err}
-			return
-		}
-		b, err := io.ReadAll(resp.Body)
-		resp.Body.Close()
-		done <- result{resp.StatusCode, string(b), err}
-	}()
+	done := postAsync(c, g.url+"/slow-count?ms=5000", "run me once")
 	if !pollUntil(5*time.Second, func() bool { return countLines(t, countFile) >= 1 }) {
 		t.Fatal("no worker started the request")
 	}
@@ -480,7 +465,7 @@ func killMidRequest(t *testing.T, g *gateway, countFile string, workers map[stri
 	}
 	killed := time.Now()
 	w.kill()
-	var r result
+	var r postResult
 	select {
 	case r = <-done:
 	case <-time.After(12 * time.Second):

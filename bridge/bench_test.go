@@ -14,24 +14,36 @@ const benchReply = "HTTP/1.1 200 OK\r\nContent-Type: text/plain\r\nContent-Lengt
 // many requests in flight (RunParallel). allocs/op is the whole bridge
 // path: ours and the transport's.
 func BenchmarkRoundTrip(b *testing.B) {
+	var url string
 	for _, engine := range []struct {
 		name   string
 		mangos bool
 	}{{"sp", false}, {"mangos", true}} {
-		for _, scheme := range []string{"ipc", "tcp"} {
+		for _, scheme := range []string{"ipc", "tcp", "inproc"} {
+			if scheme == "inproc" && !engine.mangos {
+				continue // inproc is mangos' only
+			}
 			b.Run(engine.name+"/"+scheme, func(b *testing.B) {
-				url := ipcURL(b, "bench")
-				if scheme == "tcp" {
+				switch scheme {
+				case "ipc":
+					url = ipcURL(b, "bench")
+				case "tcp":
 					url = freeTCP(b)
+				case "inproc":
+					url = "inproc://bench"
 				}
-				srv := sp.NewServer(sp.ServerConfig{
-					Handler:     func(dst, req []byte) []byte { return append(dst, benchReply...) },
-					Concurrency: 64, Logger: slog.New(slog.DiscardHandler),
-				})
-				if err := srv.Listen(url); err != nil {
-					b.Fatal(err)
+				if scheme == "inproc" {
+					startWorker(b, url, func([]byte) []byte { return []byte(benchReply) })
+				} else {
+					srv := sp.NewServer(sp.ServerConfig{
+						Handler:     func(dst, req []byte) []byte { return append(dst, benchReply...) },
+						Concurrency: 64, Logger: slog.New(slog.DiscardHandler),
+					})
+					if err := srv.Listen(url); err != nil {
+						b.Fatal(err)
+					}
+					defer srv.Shutdown()
 				}
-				defer srv.Shutdown()
 				p, err := NewPool(Config{Name: "bench", Endpoints: []Endpoint{{URL: url}}, Contexts: 1024,
 					Mangos: engine.mangos, Logger: slog.New(slog.DiscardHandler)})
 				if err != nil {

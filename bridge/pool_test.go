@@ -23,7 +23,7 @@ type repWorker struct {
 	wg    sync.WaitGroup
 }
 
-func startWorker(t *testing.T, url string, reply func(req []byte) []byte) *repWorker {
+func startWorker(t testing.TB, url string, reply func(req []byte) []byte) *repWorker {
 	t.Helper()
 	sock, err := rep.NewSocket()
 	if err != nil {

@@ -62,6 +62,9 @@ fuzz:
 	$(GO) test ./session -run '^$$' -fuzz FuzzParseResponse -fuzztime $(FUZZTIME)
 	$(GO) test ./session -run '^$$' -fuzz FuzzAppendRequest -fuzztime $(FUZZTIME)
 	$(GO) test ./config -run '^$$' -fuzz FuzzParse -fuzztime $(FUZZTIME)
+	$(GO) test ./bridge/sp -run '^$$' -fuzz FuzzFrames -fuzztime $(FUZZTIME)
+	$(GO) test ./session -run '^$$' -fuzz FuzzFieldOf -fuzztime $(FUZZTIME)
+	$(GO) test ./backend-sdk/go -run '^$$' -fuzz FuzzParseRequest -fuzztime $(FUZZTIME)
 
 # Every contender side by side under wrk, then the Go micro-benchmarks of
 # session, frontend and bridge; results in bench/results/. Sized to finish in

@@ -29,41 +29,63 @@ var (
 // reply in a new mangos message, which the caller owns. msg must stay valid
 // until serveMessage returns.
 func (s *Server) serveMessage(base context.Context, msg []byte) *mangos.Message {
-	m := mangos.NewMessage(0)
-	m.Body = s.appendReply(m.Body[:0], base, msg)
+	w, canned := s.serve(base, msg)
+	if w == nil {
+		m := mangos.NewMessage(len(canned))
+		m.Body = append(m.Body, canned...)
+		return m
+	}
+	m := w.message() // sized once, from mangos' pools
+	releaseResponse(w)
 	return m
 }
 
 // appendReply runs the handler on one request message and appends the
-// reply to dst. It always produces a reply: a REP that sends nothing leaves
-// the gateway waiting for its deadline. msg must stay valid until
-// appendReply returns.
+// reply to dst. msg must stay valid until appendReply returns.
 func (s *Server) appendReply(dst []byte, base context.Context, msg []byte) []byte {
-	r, b, err := parseRequest(msg)
+	w, canned := s.serve(base, msg)
+	if w == nil {
+		return append(dst, canned...)
+	}
+	dst = w.appendTo(slices.Grow(dst, w.encodedLen()))
+	releaseResponse(w)
+	return dst
+}
+
+// serve runs the handler on one request message. It always produces a
+// reply, since a REP that sends nothing leaves the gateway waiting for its
+// deadline: either the handler's, in w (finished, for the caller to encode
+// and then release), or a canned one. msg must stay valid until the reply
+// is encoded.
+func (s *Server) serve(base context.Context, msg []byte) (w *response, canned []byte) {
+	// Parsed into a request on the stack: the handler gets the copy that
+	// WithContext makes, so that the request costs one allocation.
+	var req http.Request
+	b, err := parseInto(&req, msg)
 	if err != nil {
 		s.logger().Warn("worker: bad request message", "err", err, "size", len(msg))
-		return append(dst, replyBadRequest...)
+		return nil, replyBadRequest
 	}
 	// As net/http does, the request context ends when the handler returns,
 	// so that work the handler started for this request is stopped.
 	ctx, cancel := context.WithCancel(base)
 	defer cancel()
-	r = r.WithContext(ctx)
+	r := req.WithContext(ctx)
 
-	w := acquireResponse(r.Method == http.MethodHead)
-	defer releaseResponse(w)
+	w = acquireResponse(r.Method == http.MethodHead)
 	ok := s.runHandler(w, r)
 	if b != nil {
-		// The message is recycled after this call: a read by a goroutine
-		// the handler left behind gets EOF instead of another request's
-		// bytes.
+		// The message is recycled after the reply is encoded: a read by a
+		// goroutine the handler left behind gets EOF instead of another
+		// request's bytes.
 		b.Reset(nil)
 	}
 	if !ok {
-		return append(dst, replyInternalError...)
+		releaseResponse(w)
+		return nil, replyInternalError
 	}
 	w.finishHeader()
-	return w.appendTo(slices.Grow(dst, w.encodedLen()))
+	return w, nil
 }
 
 // runHandler calls the handler and reports whether it returned normally. A

@@ -42,11 +42,11 @@ var responsePool = sync.Pool{
 }
 
 // acquireResponse returns a writer from the pool. The header map is always
-// new: a handler may keep a reference to it (a bug, but a common one), and
-// a reused map would then leak headers into another request.
+// new, made by the first call to Header: a handler may keep a reference to
+// it (a bug, but a common one), and a reused map would then leak headers
+// into another request.
 func acquireResponse(isHead bool) *response {
 	w := responsePool.Get().(*response)
-	w.header = make(http.Header)
 	w.isHead = isHead
 	return w
 }
@@ -66,7 +66,12 @@ func releaseResponse(w *response) {
 }
 
 // Header implements http.ResponseWriter.
-func (w *response) Header() http.Header { return w.header }
+func (w *response) Header() http.Header {
+	if w.header == nil {
+		w.header = make(http.Header)
+	}
+	return w.header
+}
 
 // WriteHeader implements http.ResponseWriter with net/http's rules: the
 // first final status wins and later calls are ignored, an invalid code
@@ -215,24 +220,27 @@ func appendHeader(dst []byte, h http.Header, keys []string) ([]byte, []string, h
 	slices.Sort(keys)
 	for _, k := range keys {
 		vs := h[k]
+		// The names are compared ASCII case-insensitively: the only
+		// non-ASCII letters that Unicode folds to ASCII (K, ſ) make a
+		// name that is not a token, dropped all the same.
 		switch {
-		case strings.EqualFold(k, "Content-Length"):
+		case is(k, "Content-Length"):
 			if len(vs) > 0 {
 				if n, err := strconv.ParseInt(strings.TrimSpace(vs[0]), 10, 64); err == nil && n >= 0 {
 					info.contentLength = n
 				}
 			}
 			continue
-		case strings.EqualFold(k, "Transfer-Encoding"), strings.EqualFold(k, "Connection"),
-			strings.EqualFold(k, "Trailer"), strings.HasPrefix(k, http.TrailerPrefix):
+		case is(k, "Transfer-Encoding"), is(k, "Connection"),
+			is(k, "Trailer"), strings.HasPrefix(k, http.TrailerPrefix):
 			// Hop-by-hop or trailer fields: the gateway frames the
 			// client's response itself, and a message has no trailers.
 			continue
 		case !isToken(k):
 			continue
-		case strings.EqualFold(k, "Content-Type"):
+		case is(k, "Content-Type"):
 			info.hasType = true
-		case strings.EqualFold(k, "Content-Encoding"):
+		case is(k, "Content-Encoding"):
 			info.hasEncoding = len(vs) > 0
 		}
 		for _, v := range vs {
@@ -244,6 +252,9 @@ func appendHeader(dst []byte, h http.Header, keys []string) ([]byte, []string, h
 	}
 	return dst, keys, info
 }
+
+// is reports whether the field name k is name, ASCII case-insensitively.
+func is(k, name string) bool { return len(k) == len(name) && asciiEqualFold(k, name) }
 
 // appendValue appends v with every control character but HTAB replaced by a
 // space (RFC 9110 section 5.5 field-value).
@@ -265,8 +276,8 @@ func appendValue(dst []byte, v string) []byte {
 
 // isToken reports whether s is a non-empty RFC 9110 section 5.6.2 token,
 // the syntax of a field name.
-func isToken(s string) bool {
-	if s == "" {
+func isToken[T string | []byte](s T) bool {
+	if len(s) == 0 {
 		return false
 	}
 	for i := 0; i < len(s); i++ {

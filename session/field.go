@@ -102,6 +102,10 @@ func equalLower(b []byte, s string) bool {
 	return true
 }
 
+// IsTokenChar reports whether c may appear in a token (RFC 9110 section
+// 5.6.2), the syntax of header field names and methods.
+func IsTokenChar(c byte) bool { return tokenTable[c] }
+
 // ValidName reports whether name is a non-empty token (RFC 9110 section
 // 5.6.2), as a header field name must be.
 func ValidName[T string | []byte](name T) bool {

@@ -9,6 +9,8 @@ import (
 	"net/textproto"
 	"strings"
 	"sync"
+
+	"github.com/nanogate/nanogate/session"
 )
 
 // This file scans the header block of a request message the way
@@ -278,7 +280,7 @@ func appendCanonical(dst, name []byte) []byte {
 func checkName(name []byte) (valid, hasSpace, canonical bool) {
 	canonical, upper := true, true
 	for _, c := range name {
-		if !tokenChars[c] {
+		if !session.IsTokenChar(c) {
 			if c != ' ' {
 				return false, false, false
 			}

@@ -10,6 +10,8 @@ import (
 	"net/url"
 	"strconv"
 	"strings"
+
+	"github.com/nanogate/nanogate/session"
 )
 
 // Request message errors. Each one is answered with 400 Bad Request.
@@ -69,7 +71,7 @@ func parseInto(r *http.Request, msg []byte) (*body, error) {
 		return nil, malformed(badStringError("malformed HTTP request", string(line)))
 	}
 	method, target, proto := line[:sp1], line[sp1+1:sp2], line[sp2+1:]
-	if !isToken(method) {
+	if !session.ValidName(method) {
 		return nil, malformed(badStringError("invalid method", string(method)))
 	}
 	major, minor, ok := parseVersion(proto)

@@ -8,6 +8,7 @@ import (
 	"strings"
 	"sync"
 
+	"github.com/nanogate/nanogate/session"
 	"go.nanomsg.org/mangos/v3"
 )
 
@@ -236,7 +237,7 @@ func appendHeader(dst []byte, h http.Header, keys []string) ([]byte, []string, h
 			// Hop-by-hop or trailer fields: the gateway frames the
 			// client's response itself, and a message has no trailers.
 			continue
-		case !isToken(k):
+		case !session.ValidName(k):
 			continue
 		case is(k, "Content-Type"):
 			info.hasType = true
@@ -273,31 +274,3 @@ func appendValue(dst []byte, v string) []byte {
 	}
 	return append(dst, v...)
 }
-
-// isToken reports whether s is a non-empty RFC 9110 section 5.6.2 token,
-// the syntax of a field name.
-func isToken[T string | []byte](s T) bool {
-	if len(s) == 0 {
-		return false
-	}
-	for i := 0; i < len(s); i++ {
-		if !tokenChars[s[i]] {
-			return false
-		}
-	}
-	return true
-}
-
-var tokenChars = func() (t [256]bool) {
-	for c := '0'; c <= '9'; c++ {
-		t[c] = true
-	}
-	for c := 'a'; c <= 'z'; c++ {
-		t[c] = true
-		t[c-'a'+'A'] = true
-	}
-	for _, c := range "!#$%&'*+-.^_`|~" {
-		t[c] = true
-	}
-	return t
-}()

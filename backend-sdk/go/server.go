@@ -110,52 +110,47 @@ const (
 // Listen binds url (ipc://, tcp://, tls+tcp://, ws://, wss://, inproc://)
 // for gateways to dial. It may be called several times, before or while
 // serving; requests that arrive before Serve wait for it.
-func (s *Server) Listen(url string) error {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	if sp.Supported(url) {
-		fast, err := s.fastLocked()
-		if err != nil {
-			return err
-		}
-		if err := fast.Listen(url); err != nil {
-			return fmt.Errorf("worker: listen %s: %w", url, err)
-		}
-		return nil
-	}
-	sock, err := s.socketLocked()
-	if err != nil {
-		return err
-	}
-	if err := sock.ListenOptions(url, s.options(url, false)); err != nil {
-		return fmt.Errorf("worker: listen %s: %w", url, err)
-	}
-	return nil
-}
+func (s *Server) Listen(url string) error { return s.attach(url, false) }
 
 // Dial connects to a gateway that listens on url. It returns once the
 // dialer is set up: mangos connects in the background and reconnects with
 // backoff whenever the connection drops, so a worker may start before its
 // gateway. It may be called several times (one per gateway).
-func (s *Server) Dial(url string) error {
+func (s *Server) Dial(url string) error { return s.attach(url, true) }
+
+// attach binds or dials url: with package sp for tcp:// and ipc://, with
+// the mangos socket for the other schemes.
+func (s *Server) attach(url string, dial bool) error {
 	s.mu.Lock()
 	defer s.mu.Unlock()
+	verb := "listen"
+	if dial {
+		verb = "dial"
+	}
+	var err error
 	if sp.Supported(url) {
-		fast, err := s.fastLocked()
-		if err != nil {
+		var fast *sp.Server
+		if fast, err = s.fastLocked(); err != nil {
 			return err
 		}
-		if err := fast.Dial(url); err != nil {
-			return fmt.Errorf("worker: dial %s: %w", url, err)
+		if dial {
+			err = fast.Dial(url)
+		} else {
+			err = fast.Listen(url)
 		}
-		return nil
+	} else {
+		var sock mangos.Socket
+		if sock, err = s.socketLocked(); err != nil {
+			return err
+		}
+		if dial {
+			err = sock.DialOptions(url, s.options(url, true))
+		} else {
+			err = sock.ListenOptions(url, s.options(url, false))
+		}
 	}
-	sock, err := s.socketLocked()
 	if err != nil {
-		return err
-	}
-	if err := sock.DialOptions(url, s.options(url, true)); err != nil {
-		return fmt.Errorf("worker: dial %s: %w", url, err)
+		return fmt.Errorf("worker: %s %s: %w", verb, url, err)
 	}
 	return nil
 }

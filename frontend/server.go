@@ -59,7 +59,7 @@ func New(c Config) *Server {
 		DisableHeaderNamesNormalizing: true,
 		NoDefaultContentType:          true,
 		NoDefaultServerHeader:         true,
-		CloseOnShutdown: true,
+		CloseOnShutdown:               true,
 		// Idle keep-alive connections give their read and write buffers
 		// back to the pools: measured with bench/harness --scenario idle,
 		// 10k idle connections cost 20.8 KiB each without it. The price is

@@ -51,10 +51,10 @@ type Client struct {
 // the phase together, so that a compare-and-swap on it cannot be fooled by
 // the slot's reuse for a later request (the id carries a generation).
 type slot struct {
-	word  atomic.Uint64 // id<<2 | phase
-	conn  atomic.Pointer[conn]
-	index uint32
-	gen   uint32
+	word     atomic.Uint64 // id<<2 | phase
+	conn     atomic.Pointer[conn]
+	index    uint32
+	gen      uint32
 	hdr      [4]byte
 	deadline atomic.Int64 // UnixNano; read by the sweeper once word says waiting
 	dst      []byte

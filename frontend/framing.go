@@ -63,7 +63,7 @@ func scanHeaders(raw []byte) (framing, error) {
 		}
 		switch session.FieldOf(name) {
 		case session.FieldContentLength:
-			if !isDigits(value) {
+			if _, ok := session.ParseLength(value); !ok {
 				return f, errBadLength
 			}
 			if length != nil && !bytes.Equal(length, value) {
@@ -99,18 +99,6 @@ func saneID(b []byte) bool {
 		case c >= 'a' && c <= 'z', c >= 'A' && c <= 'Z', c >= '0' && c <= '9',
 			c == '-', c == '.', c == '_', c == ':':
 		default:
-			return false
-		}
-	}
-	return true
-}
-
-func isDigits(b []byte) bool {
-	if len(b) == 0 || len(b) > 18 {
-		return false
-	}
-	for _, c := range b {
-		if c < '0' || c > '9' {
 			return false
 		}
 	}

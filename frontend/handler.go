@@ -102,13 +102,12 @@ func writeResponse(w *fasthttp.Response, r *session.Response) {
 	if len(r.Reason) > 0 && string(r.Reason) != fasthttp.StatusMessage(r.Status) {
 		w.Header.SetStatusMessage(r.Reason)
 	}
-	contentLength := -1
 	for hb := r.Header; len(hb) > 0; {
 		name, value, rest, _ := session.NextHeader(hb) // Parse validated every line
 		hb = rest
 		switch f := session.FieldOf(name); {
 		case f == session.FieldContentLength:
-			contentLength, _ = parseInt(value)
+			// Parse read it into r.ContentLength; fasthttp frames the body.
 		case f == session.FieldServer:
 			w.Header.SetServerBytes(value)
 		case f.HopByHop(), f == session.FieldDate:
@@ -118,24 +117,13 @@ func writeResponse(w *fasthttp.Response, r *session.Response) {
 			w.Header.AddBytesKV(name, value)
 		}
 	}
-	if len(r.Body) == 0 && contentLength > 0 {
+	if len(r.Body) == 0 && r.ContentLength > 0 {
 		// A HEAD or 304 reply announces the size it does not carry.
 		w.SkipBody = true
-		w.Header.SetContentLength(contentLength)
+		w.Header.SetContentLength(r.ContentLength)
 		return
 	}
 	w.SetBody(r.Body)
-}
-
-func parseInt(b []byte) (int, bool) {
-	if !isDigits(b) {
-		return -1, false
-	}
-	n := 0
-	for _, c := range b {
-		n = n*10 + int(c-'0')
-	}
-	return n, true
 }
 
 // appendIP appends the textual IP of addr without allocating for TCP

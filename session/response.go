@@ -15,6 +15,9 @@ type Response struct {
 	// NextHeader.
 	Header []byte
 	Body   []byte
+	// ContentLength is the reply's Content-Length, or -1 when it had none
+	// or was chunked. It differs from len(Body) only for HEAD and 304.
+	ContentLength int
 }
 
 // Parse parses reply into r. head tells that the request was HEAD, whose
@@ -36,6 +39,7 @@ func (r *Response) Parse(reply []byte, head bool) error {
 	}
 	r.Body = r.Body[1:] // the LF of the empty line
 
+	r.ContentLength = -1
 	contentLength, chunked := -1, false
 	for h := r.Header; len(h) > 0; {
 		var name, value []byte
@@ -46,7 +50,7 @@ func (r *Response) Parse(reply []byte, head bool) error {
 		}
 		switch FieldOf(name) {
 		case FieldContentLength:
-			n, ok := parseDecimal(value)
+			n, ok := ParseLength(value)
 			if !ok || (contentLength >= 0 && n != contentLength) {
 				return ErrContentLength
 			}
@@ -80,6 +84,9 @@ func (r *Response) Parse(reply []byte, head bool) error {
 	}
 	if noBody && len(r.Body) > 0 {
 		return ErrBodyLength
+	}
+	if !chunked {
+		r.ContentLength = contentLength
 	}
 	return nil
 }
@@ -218,9 +225,9 @@ func skipTrailers(b []byte) error {
 	return ErrChunked
 }
 
-// parseDecimal parses a Content-Length value: digits only, at most 18 of
+// ParseLength parses a Content-Length value: digits only, at most 18 of
 // them so that it cannot overflow.
-func parseDecimal(b []byte) (int, bool) {
+func ParseLength(b []byte) (int, bool) {
 	if len(b) == 0 || len(b) > 18 {
 		return 0, false
 	}

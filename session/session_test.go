@@ -290,3 +290,20 @@ func FuzzAppendRequest(f *testing.F) {
 		}
 	})
 }
+
+func TestResponseContentLength(t *testing.T) {
+	for reply, want := range map[string]int{
+		"HTTP/1.1 200 OK\r\nContent-Length: 99\r\n\r\n":                           99, // HEAD
+		"HTTP/1.1 200 OK\r\n\r\nrest of message":                                  -1,
+		"HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\n\r\n1\r\nx\r\n0\r\n\r\n": -1,
+		"HTTP/1.1 200 OK\r\nContent-Length: 3\r\n\r\nabc":                          3,
+	} {
+		var r Response
+		if err := r.Parse([]byte(reply), want == 99); err != nil {
+			t.Fatalf("%q: %v", reply, err)
+		}
+		if r.ContentLength != want {
+			t.Errorf("%q: ContentLength %d, want %d", reply, r.ContentLength, want)
+		}
+	}
+}

@@ -293,8 +293,8 @@ func FuzzAppendRequest(f *testing.F) {
 
 func TestResponseContentLength(t *testing.T) {
 	for reply, want := range map[string]int{
-		"HTTP/1.1 200 OK\r\nContent-Length: 99\r\n\r\n":                           99, // HEAD
-		"HTTP/1.1 200 OK\r\n\r\nrest of message":                                  -1,
+		"HTTP/1.1 200 OK\r\nContent-Length: 99\r\n\r\n":                            99, // HEAD
+		"HTTP/1.1 200 OK\r\n\r\nrest of message":                                   -1,
 		"HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\n\r\n1\r\nx\r\n0\r\n\r\n": -1,
 		"HTTP/1.1 200 OK\r\nContent-Length: 3\r\n\r\nabc":                          3,
 	} {

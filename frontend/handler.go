@@ -69,8 +69,12 @@ func (s *Server) handle(ctx *fasthttp.RequestCtx) {
 		Forward: route.Forward, RequestID: rid,
 	}
 	if route.Forward {
-		sc.ip = appendIP(sc.ip[:0], ctx.RemoteAddr())
-		req.ClientIP = sc.ip
+		if cc, ok := ctx.Conn().(*clientConn); ok {
+			req.ClientIP = cc.clientIP()
+		} else {
+			sc.ip = appendIP(sc.ip[:0], ctx.RemoteAddr())
+			req.ClientIP = sc.ip
+		}
 		req.Session = s.sessIDs.Make(ctx.ConnID(), uint64(ctx.ConnTime().UnixNano()))
 	}
 	sc.msg = session.AppendRequest(sc.msg[:0], &req)

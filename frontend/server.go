@@ -79,7 +79,7 @@ func orDefault[T comparable](v, def T) T {
 
 // Serve accepts connections on ln until Shutdown.
 func (s *Server) Serve(ln net.Listener) error {
-	return s.srv.Serve(ln)
+	return s.srv.Serve(listener{ln})
 }
 
 // Shutdown stops accepting, lets requests in flight finish, and closes idle

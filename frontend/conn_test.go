@@ -1,0 +1,137 @@
+package frontend
+
+import (
+	"bytes"
+	"errors"
+	"fmt"
+	"io"
+	"net"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+)
+
+// tcpPair returns both ends of a loopback TCP connection, the server end
+// wrapped as the frontend's listener wraps it.
+func tcpPair(t *testing.T) (server *clientConn, client net.Conn) {
+	t.Helper()
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer ln.Close()
+	client, err = net.Dial("tcp", ln.Addr().String())
+	if err != nil {
+		t.Fatal(err)
+	}
+	c, err := listener{ln}.Accept()
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { client.Close(); c.Close() })
+	return c.(*clientConn), client
+}
+
+// The one-byte read that waits for a request reads ahead; later reads see
+// every byte once and in order, whatever their sizes.
+func TestClientConnReadAhead(t *testing.T) {
+	s, c := tcpPair(t)
+	s.SetReadDeadline(time.Now().Add(5 * time.Second))
+	for _, size := range []int{1, 6, aheadSize - 1, aheadSize, aheadSize + 1, 3*aheadSize + 7} {
+		want := bytes.Repeat([]byte("0123456789abcdefghijklmnopqrstuvwxyz"), size/36+1)[:size]
+		go c.Write(want)
+		var got []byte
+		one := make([]byte, 1)
+		if _, err := s.Read(one); err != nil {
+			t.Fatalf("size %d: first byte: %v", size, err)
+		}
+		got = append(got, one[0])
+		buf := make([]byte, 1000)
+		for len(got) < size {
+			n, err := s.Read(buf)
+			if err != nil {
+				t.Fatalf("size %d: after %d bytes: %v", size, len(got), err)
+			}
+			got = append(got, buf[:n]...)
+		}
+		if !bytes.Equal(got, want) {
+			t.Fatalf("size %d: bytes differ", size)
+		}
+		if s.ahead != nil {
+			t.Fatalf("size %d: read-ahead buffer kept after it was drained", size)
+		}
+	}
+}
+
+// A one-byte read past its deadline fails as net.Conn's does, so fasthttp
+// still tells an idle timeout from other errors; EOF stays EOF.
+func TestClientConnDeadlineAndEOF(t *testing.T) {
+	s, c := tcpPair(t)
+	s.SetReadDeadline(time.Now().Add(20 * time.Millisecond))
+	_, err := s.Read(make([]byte, 1))
+	var ne net.Error
+	if !errors.As(err, &ne) || !ne.Timeout() {
+		t.Fatalf("read past the deadline: %v, want a timeout net.Error", err)
+	}
+	if s.ahead != nil {
+		t.Fatal("a waiting read holds a buffer")
+	}
+	s.SetReadDeadline(time.Now().Add(5 * time.Second))
+	c.Close()
+	if _, err := s.Read(make([]byte, 1)); err != io.EOF {
+		t.Fatalf("read after the peer closed: %v, want io.EOF", err)
+	}
+}
+
+// Through the server: keep-alive requests after idle gaps, one with a head
+// larger than the read-ahead buffer, all answered, each forwarded with the
+// client's address.
+func TestKeepAliveAfterIdle(t *testing.T) {
+	var mu sync.Mutex
+	var msgs []string
+	up := upstreamFunc(func(dst, msg []byte, _ bool) ([]byte, error) {
+		mu.Lock()
+		msgs = append(msgs, string(msg))
+		mu.Unlock()
+		return append(dst, "HTTP/1.1 200 OK\r\nContent-Length: 2\r\n\r\nok"...), nil
+	})
+	addr := startServer(t, Config{Routes: []Route{{Name: "all", Forward: true, Upstream: up}}})
+	c, err := net.Dial("tcp", addr)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer c.Close()
+	c.SetDeadline(time.Now().Add(5 * time.Second))
+	big := strings.Repeat("x", aheadSize+aheadSize/2) // under the 8 KiB header limit
+	for i, extra := range []string{"", "X-Big: " + big + "\r\n", ""} {
+		time.Sleep(10 * time.Millisecond) // the connection goes idle between requests
+		fmt.Fprintf(c, "GET /r%d HTTP/1.1\r\nHost: a\r\n%s\r\n", i, extra)
+		resp := make([]byte, 0, 256)
+		buf := make([]byte, 256)
+		for !bytes.HasSuffix(resp, []byte("ok")) {
+			n, err := c.Read(buf)
+			if err != nil {
+				t.Fatalf("request %d: %v (read %q)", i, err, resp)
+			}
+			resp = append(resp, buf[:n]...)
+		}
+		if !bytes.HasPrefix(resp, []byte("HTTP/1.1 200 OK\r\n")) {
+			t.Fatalf("request %d: %q", i, resp)
+		}
+	}
+	mu.Lock()
+	defer mu.Unlock()
+	if len(msgs) != 3 {
+		t.Fatalf("%d messages reached the upstream, want 3", len(msgs))
+	}
+	for i, m := range msgs {
+		if !strings.HasPrefix(m, fmt.Sprintf("GET /r%d HTTP/1.1\r\n", i)) ||
+			!strings.Contains(m, "\r\nX-Forwarded-For: 127.0.0.1\r\n") {
+			t.Fatalf("message %d: %.200q", i, m)
+		}
+	}
+	if !strings.Contains(msgs[1], big) {
+		t.Fatal("the large header did not reach the upstream whole")
+	}
+}

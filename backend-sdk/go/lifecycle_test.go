@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"net/http"
+	"runtime"
 	"sync"
 	"sync/atomic"
 	"testing"
@@ -311,5 +312,37 @@ func waitFor(t *testing.T, cond func() bool) {
 			t.Fatal("condition not met in time")
 		}
 		time.Sleep(time.Millisecond)
+	}
+}
+
+// TestLoopsOnlyForMangos: a worker on ipc:// parks no goroutine per unit of
+// Concurrency (each would be scanned by every garbage collection); a mangos
+// endpoint attached while serving starts its loops and is served.
+func TestLoopsOnlyForMangos(t *testing.T) {
+	before := runtime.NumGoroutine()
+	s := &Server{Handler: testMux(), Concurrency: 1024}
+	url := ipcEndpoint.url(t)
+	startServer(t, s, url)
+	sock := dialClient(t, url)
+	if _, err := exchange(sock, request("GET", "/info", "", nil)); err != nil {
+		t.Fatal(err)
+	}
+	if n := runtime.NumGoroutine() - before; n > 50 {
+		t.Fatalf("%d goroutines for an ipc:// worker with Concurrency 1024", n)
+	}
+
+	in := inprocEndpoint.url(t)
+	if err := s.Listen(in); err != nil {
+		t.Fatal(err)
+	}
+	raw, err := exchange(dialClient(t, in), request("GET", "/info", "", nil))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if r := parseReply(t, raw, false); r.Status != 200 {
+		t.Fatalf("inproc after Serve: %d %q", r.Status, r.Body)
+	}
+	if err := s.Shutdown(context.Background()); err != nil {
+		t.Fatal(err)
 	}
 }

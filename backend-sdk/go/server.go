@@ -78,17 +78,20 @@ type Server struct {
 	TLSConfig *tls.Config
 
 	mu      sync.Mutex
-	sock    mangos.Socket // created by the first Listen, Dial or Serve
+	sock    mangos.Socket // created by the first Listen or Dial of a mangos scheme
 	fast    *sp.Server    // serves tcp:// and ipc://, created on first use
 	serving bool
 	closed  bool          // the socket is closed
+	begun   chan struct{} // closed when Shutdown or Close begins
+	failed  chan struct{} // closed when every loop ended on its own
 	stopped chan struct{} // closed with the socket
-	loops   []*loop
+	loops   []*loop       // started with the socket, once serving
 	base    context.Context // parent of every request's context
 	cancel  context.CancelFunc
 
 	stopping  atomic.Bool    // Shutdown or Close called: take no new request
 	wg        sync.WaitGroup // the loops
+	running   atomic.Int32   // loops not ended
 	lastReply atomic.Int64   // time.Since(epoch) when the last reply was sent
 }
 
@@ -143,6 +146,11 @@ func (s *Server) attach(url string, dial bool) error {
 		if sock, err = s.socketLocked(); err != nil {
 			return err
 		}
+		if s.serving && s.loops == nil {
+			if err = s.startLoopsLocked(); err != nil {
+				return fmt.Errorf("worker: %s %s: %w", verb, url, err)
+			}
+		}
 		if dial {
 			err = sock.DialOptions(url, s.options(url, true))
 		} else {
@@ -161,6 +169,10 @@ func (s *Server) attach(url string, dial bool) error {
 func (s *Server) Serve() error {
 	if err := s.start(); err != nil {
 		return err
+	}
+	select {
+	case <-s.begun:
+	case <-s.failed:
 	}
 	s.wg.Wait()
 	if !s.stopping.Load() {
@@ -249,7 +261,12 @@ func DialAndServe(url string, h http.Handler) error {
 
 // run is one loop: receive, handle, reply, until the server stops.
 func (s *Server) run(l *loop) {
-	defer func() { _ = l.ctx.Close() }() // Shutdown may have closed it already
+	defer func() {
+		_ = l.ctx.Close() // Shutdown may have closed it already
+		if s.running.Add(-1) == 0 && !s.stopping.Load() {
+			close(s.failed)
+		}
+	}()
 	for {
 		l.state.Store(loopIdle)
 		// Checked after going idle: Shutdown sets stopping before it looks
@@ -287,24 +304,37 @@ func (s *Server) run(l *loop) {
 	}
 }
 
-// start opens the contexts and starts their loops.
+// start marks the server serving, and starts the REP loops if a mangos
+// endpoint is attached already; a later one starts them (attach). The loops
+// exist only for mangos: each parks a goroutine that every garbage
+// collection scans, a tenth of a busy tcp:// worker's CPU when they were
+// started for nothing.
 func (s *Server) start() error {
 	s.mu.Lock()
 	defer s.mu.Unlock()
-	sock, err := s.socketLocked() // first: a stopped server says ErrServerClosed
-	if err != nil {
-		return err
+	s.initLocked()
+	if s.stopping.Load() {
+		return ErrServerClosed
 	}
 	if s.serving {
 		return errors.New("worker: Serve called twice")
 	}
+	s.serving = true
+	if s.sock != nil {
+		return s.startLoopsLocked()
+	}
+	return nil
+}
+
+// startLoopsLocked opens the REP contexts and starts their loops.
+func (s *Server) startLoopsLocked() error {
 	n := s.Concurrency
 	if n <= 0 {
 		n = defaultConcurrency
 	}
 	loops := make([]*loop, 0, n)
 	for range n {
-		c, err := sock.OpenContext()
+		c, err := s.sock.OpenContext()
 		if err != nil {
 			for _, l := range loops {
 				_ = l.ctx.Close()
@@ -313,8 +343,8 @@ func (s *Server) start() error {
 		}
 		loops = append(loops, &loop{ctx: c})
 	}
-	s.serving = true
 	s.loops = loops
+	s.running.Add(int32(n))
 	for _, l := range loops {
 		s.wg.Go(func() { s.run(l) })
 	}
@@ -386,6 +416,8 @@ func (s *Server) socketLocked() (mangos.Socket, error) {
 func (s *Server) initLocked() {
 	if s.stopped == nil {
 		s.stopped = make(chan struct{})
+		s.begun = make(chan struct{})
+		s.failed = make(chan struct{})
 		s.base, s.cancel = context.WithCancel(context.Background())
 	}
 }
@@ -395,7 +427,9 @@ func (s *Server) beginStop() []*loop {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	s.initLocked()
-	s.stopping.Store(true)
+	if !s.stopping.Swap(true) {
+		close(s.begun)
+	}
 	return s.loops
 }
 

@@ -7,6 +7,7 @@ import (
 	"log/slog"
 	"net"
 	"sync"
+	"sync/atomic"
 	"time"
 )
 
@@ -23,13 +24,24 @@ type ServerConfig struct {
 }
 
 // Server is the REP side: it reads requests from every connection, runs
-// them on a fixed set of goroutines and writes each reply, behind its
-// backtrace, on the connection the request came from. A busy server stops
-// reading, so the back-pressure reaches the REQ side through the socket.
+// each on a worker goroutine and writes its reply, behind its backtrace, on
+// the connection the request came from. A busy server stops reading, so the
+// back-pressure reaches the REQ side through the socket.
+//
+// Workers start on demand, up to Concurrency, and wait for work on a LIFO
+// stack: under steady load the same few goroutines stay hot, and the ones a
+// burst started end after idleWorkerTime. A fixed pool of Concurrency
+// goroutines cost every garbage collection a scan of all their stacks: with
+// 1024 of them, a tenth of a busy worker's CPU (bench/README.md).
 type Server struct {
-	cfg  ServerConfig
-	log  *slog.Logger
-	jobs chan job
+	cfg ServerConfig
+	log *slog.Logger
+
+	slots   chan struct{} // one per request being handled
+	idleMu  sync.Mutex
+	idle    []*worker // parked workers, the most recently used last
+	clock   atomic.Int64
+	workers sync.WaitGroup
 
 	mu        sync.Mutex
 	conns     map[*conn]struct{}
@@ -38,9 +50,21 @@ type Server struct {
 	stop      chan struct{}
 
 	readers sync.WaitGroup // connection readers, accept and dial loops
-	workers sync.WaitGroup
 	started sync.Once
 }
+
+// worker is a parked handler goroutine; jobs is closed to end it.
+type worker struct {
+	jobs     chan job
+	idleFrom int64 // Server.clock when it parked
+}
+
+// idleWorkerTime is how long a worker waits for work before it ends;
+// retireTick is how often the wait is checked. Variables for the tests.
+var (
+	idleWorkerTime = 10 * time.Second
+	retireTick     = time.Second
+)
 
 type job struct {
 	cn  *conn
@@ -63,7 +87,7 @@ func NewServer(cfg ServerConfig) *Server {
 	}
 	return &Server{
 		cfg: cfg, log: cfg.Logger,
-		jobs:  make(chan job),
+		slots: make(chan struct{}, cfg.Concurrency),
 		conns: make(map[*conn]struct{}),
 		stop:  make(chan struct{}),
 	}
@@ -71,11 +95,87 @@ func NewServer(cfg ServerConfig) *Server {
 
 func (s *Server) startWorkers() {
 	s.started.Do(func() {
-		for range s.cfg.Concurrency {
-			s.workers.Add(1)
-			go s.work()
-		}
+		s.workers.Add(1)
+		go s.retireIdle()
 	})
+}
+
+// dispatch hands j to a parked worker, or to a new one, once a slot is
+// free. Only connection readers call it, and never after Shutdown has
+// waited for them.
+func (s *Server) dispatch(j job) {
+	s.slots <- struct{}{}
+	s.idleMu.Lock()
+	if n := len(s.idle); n > 0 {
+		w := s.idle[n-1]
+		s.idle[n-1] = nil
+		s.idle = s.idle[:n-1]
+		s.idleMu.Unlock()
+		w.jobs <- j
+		return
+	}
+	s.idleMu.Unlock()
+	s.workers.Add(1)
+	go s.work(&worker{jobs: make(chan job, 1)}, j)
+}
+
+// work handles j, then every job given to w, until w's jobs are closed.
+func (s *Server) work(w *worker, j job) {
+	defer s.workers.Done()
+	reply := make([]byte, 0, 4096)
+	for {
+		buf := *j.buf
+		reply = s.cfg.Handler(reply[:0], buf[j.hdr:])
+		// A failed send closes the connection; its reader then ends, and
+		// the REQ side learns of it.
+		j.cn.send(buf[:j.hdr], reply)
+		if cap(buf) <= maxSpare {
+			bufPool.Put(j.buf)
+		}
+		if cap(reply) > maxSpare {
+			reply = make([]byte, 0, 4096)
+		}
+		// Parked before the slot is given back, so that a dispatch that
+		// got the slot finds a worker.
+		s.idleMu.Lock()
+		w.idleFrom = s.clock.Load()
+		s.idle = append(s.idle, w)
+		s.idleMu.Unlock()
+		<-s.slots
+		var ok bool
+		if j, ok = <-w.jobs; !ok {
+			return
+		}
+	}
+}
+
+// retireIdle ends the workers that have waited longer than idleWorkerTime,
+// and all of them once the server stops. The oldest are at the bottom of
+// the stack.
+func (s *Server) retireIdle() {
+	defer s.workers.Done()
+	tick := retireTick
+	t := time.NewTicker(tick)
+	defer t.Stop()
+	for {
+		select {
+		case <-s.stop:
+			return
+		case <-t.C:
+		}
+		now := s.clock.Add(int64(tick))
+		s.idleMu.Lock()
+		n := 0
+		for n < len(s.idle) && now-s.idle[n].idleFrom > int64(idleWorkerTime) {
+			close(s.idle[n].jobs)
+			n++
+		}
+		if n > 0 {
+			s.idle = append(s.idle[:0], s.idle[n:]...)
+			clear(s.idle[len(s.idle):len(s.idle)+n])
+		}
+		s.idleMu.Unlock()
+	}
 }
 
 // Listen binds url and serves every REQ peer that connects.
@@ -239,7 +339,7 @@ func (s *Server) readRequests(cn *conn) error {
 			bufPool.Put(bp)
 			return err
 		}
-		s.jobs <- job{cn: cn, buf: bp, hdr: hdr}
+		s.dispatch(job{cn: cn, buf: bp, hdr: hdr})
 	}
 }
 
@@ -258,24 +358,6 @@ func backtraceLen(msg []byte) (int, error) {
 		}
 	}
 	return 0, ErrBadFrame
-}
-
-func (s *Server) work() {
-	defer s.workers.Done()
-	reply := make([]byte, 0, 4096)
-	for j := range s.jobs {
-		buf := *j.buf
-		reply = s.cfg.Handler(reply[:0], buf[j.hdr:])
-		// A failed send closes the connection; its reader then ends, and
-		// the REQ side learns of it.
-		j.cn.send(buf[:j.hdr], reply)
-		if cap(buf) <= maxSpare {
-			bufPool.Put(j.buf)
-		}
-		if cap(reply) > maxSpare {
-			reply = make([]byte, 0, 4096)
-		}
-	}
 }
 
 // Shutdown stops taking requests, lets the handlers finish and their
@@ -298,7 +380,16 @@ func (s *Server) Shutdown() {
 	}
 	s.mu.Unlock()
 	s.readers.Wait()
-	close(s.jobs)
+	// Every slot taken: every handler has returned and parked.
+	for range cap(s.slots) {
+		s.slots <- struct{}{}
+	}
+	s.idleMu.Lock()
+	for _, w := range s.idle {
+		close(w.jobs)
+	}
+	s.idle = nil
+	s.idleMu.Unlock()
 	s.workers.Wait()
 	s.mu.Lock()
 	conns := s.conns

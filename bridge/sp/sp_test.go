@@ -419,3 +419,82 @@ func TestCPeers(t *testing.T) {
 		}
 	})
 }
+
+// TestServerWorkers: no more than Concurrency handlers run at once, the
+// rest wait their turn and are all answered; workers are reused, and the
+// ones left idle end.
+func TestServerWorkers(t *testing.T) {
+	idleWorkerTime, retireTick = 100*time.Millisecond, 20*time.Millisecond
+	defer func() { idleWorkerTime, retireTick = 10*time.Second, time.Second }()
+
+	const limit, requests = 3, 10
+	var running, peak atomic.Int32
+	release := make(chan struct{})
+	s := newServer(t, func(dst, req []byte) []byte {
+		n := running.Add(1)
+		for p := peak.Load(); n > p && !peak.CompareAndSwap(p, n); p = peak.Load() {
+		}
+		<-release
+		running.Add(-1)
+		return echo(dst, req)
+	}, limit)
+	url := ipcURL(t)
+	if err := s.Listen(url); err != nil {
+		t.Fatal(err)
+	}
+	c := newClient(t, ClientConfig{URL: url, Slots: 64})
+	waitPeers(t, c, 1)
+
+	errs := make(chan error, requests)
+	for i := range requests {
+		go func() {
+			msg := fmt.Appendf(nil, "r%d", i)
+			got, err := c.RoundTrip(nil, msg)
+			if err == nil && string(got) != "re:"+string(msg) {
+				err = fmt.Errorf("got %q for %q", got, msg)
+			}
+			errs <- err
+		}()
+	}
+	deadline := time.Now().Add(5 * time.Second)
+	for running.Load() < limit && time.Now().Before(deadline) {
+		time.Sleep(time.Millisecond)
+	}
+	time.Sleep(50 * time.Millisecond) // room for a handler too many to start
+	if p := peak.Load(); p != limit {
+		t.Fatalf("%d handlers ran at once, want %d", p, limit)
+	}
+	close(release)
+	for range requests {
+		if err := <-errs; err != nil {
+			t.Fatal(err)
+		}
+	}
+	if p := peak.Load(); p != limit {
+		t.Fatalf("%d handlers ran at once, want %d", p, limit)
+	}
+	// A worker parks just after its reply left: wait for the last one.
+	parkedNow := func() int {
+		s.idleMu.Lock()
+		defer s.idleMu.Unlock()
+		return len(s.idle)
+	}
+	parked := parkedNow()
+	for end := time.Now().Add(time.Second); parked < limit && time.Now().Before(end); parked = parkedNow() {
+		time.Sleep(time.Millisecond)
+	}
+	if parked != limit {
+		t.Fatalf("%d workers parked after the burst, want %d", parked, limit)
+	}
+	for deadline := time.Now().Add(5 * time.Second); parked > 0; {
+		if time.Now().After(deadline) {
+			t.Fatalf("%d idle workers did not end", parked)
+		}
+		time.Sleep(10 * time.Millisecond)
+		parked = parkedNow()
+	}
+	// Work after the pool emptied starts new workers.
+	if got, err := c.RoundTrip(nil, []byte("again")); err != nil || string(got) != "re:again" {
+		t.Fatalf("after retirement: %q, %v", got, err)
+	}
+}

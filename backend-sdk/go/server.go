@@ -81,11 +81,11 @@ type Server struct {
 	sock    mangos.Socket // created by the first Listen or Dial of a mangos scheme
 	fast    *sp.Server    // serves tcp:// and ipc://, created on first use
 	serving bool
-	closed  bool          // the socket is closed
-	begun   chan struct{} // closed when Shutdown or Close begins
-	failed  chan struct{} // closed when every loop ended on its own
-	stopped chan struct{} // closed with the socket
-	loops   []*loop       // started with the socket, once serving
+	closed  bool            // the socket is closed
+	begun   chan struct{}   // closed when Shutdown or Close begins
+	failed  chan struct{}   // closed when every loop ended on its own
+	stopped chan struct{}   // closed with the socket
+	loops   []*loop         // started with the socket, once serving
 	base    context.Context // parent of every request's context
 	cancel  context.CancelFunc
 

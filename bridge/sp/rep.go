@@ -172,7 +172,7 @@ func (s *Server) retireIdle() {
 		}
 		if n > 0 {
 			s.idle = append(s.idle[:0], s.idle[n:]...)
-			clear(s.idle[len(s.idle):len(s.idle)+n])
+			clear(s.idle[len(s.idle) : len(s.idle)+n])
 		}
 		s.idleMu.Unlock()
 	}

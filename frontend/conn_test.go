@@ -135,3 +135,83 @@ func TestKeepAliveAfterIdle(t *testing.T) {
 		t.Fatal("the large header did not reach the upstream whole")
 	}
 }
+
+// Deadlines are put on the socket lazily and re-armed coarsely, so timeouts
+// may fire up to 1/16 early but never late: an idle keep-alive connection is
+// closed about IdleTimeout after its last request, busy or not before.
+func TestIdleTimeoutAfterBurst(t *testing.T) {
+	const idle = 400 * time.Millisecond
+	addr := startServer(t, Config{IdleTimeout: idle, Routes: []Route{{Name: "all", Upstream: reply("HTTP/1.1 200 OK\r\nContent-Length: 2\r\n\r\nok")}}})
+	c, err := net.Dial("tcp", addr)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer c.Close()
+	c.SetDeadline(time.Now().Add(10 * time.Second))
+	buf := make([]byte, 4096)
+	var last time.Time
+	for i := range 20 {
+		fmt.Fprintf(c, "GET /%d HTTP/1.1\r\nHost: a\r\n\r\n", i)
+		if n, err := c.Read(buf); err != nil || !bytes.HasSuffix(buf[:n], []byte("ok")) {
+			t.Fatalf("request %d: %q, %v", i, buf[:n], err)
+		}
+		last = time.Now()
+		time.Sleep(5 * time.Millisecond)
+	}
+	_, err = c.Read(buf)
+	waited := time.Since(last)
+	if err == nil {
+		t.Fatal("read data from an idle connection")
+	}
+	if waited < idle-idle/16-10*time.Millisecond || waited > idle+time.Second {
+		t.Fatalf("idle connection closed %v after its last request, want about %v", waited, idle)
+	}
+}
+
+// A request whose head does not arrive in time is answered 408.
+func TestReadTimeout(t *testing.T) {
+	const read = 300 * time.Millisecond
+	addr := startServer(t, Config{ReadTimeout: read, Routes: []Route{{Name: "all", Upstream: reply("HTTP/1.1 200 OK\r\n\r\n")}}})
+	c, err := net.Dial("tcp", addr)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer c.Close()
+	c.SetDeadline(time.Now().Add(10 * time.Second))
+	start := time.Now()
+	io.WriteString(c, "GET / HTTP/1.1\r\nHost: a\r\n") // no blank line: the head never ends
+	got, _ := io.ReadAll(c)
+	waited := time.Since(start)
+	if !bytes.HasPrefix(got, []byte("HTTP/1.1 408 ")) {
+		t.Fatalf("slow request answered %.60q", got)
+	}
+	if waited < read-read/16-10*time.Millisecond || waited > read+time.Second {
+		t.Fatalf("408 after %v, want about %v", waited, read)
+	}
+}
+
+// After SetDeadline (fasthttp's hand-over of a hijacked connection) a
+// deadline set by one goroutine interrupts a Read blocked in another.
+func TestClientConnHandover(t *testing.T) {
+	s, _ := tcpPair(t)
+	s.SetReadDeadline(time.Now().Add(time.Hour)) // recorded only
+	if err := s.SetDeadline(time.Time{}); err != nil {
+		t.Fatal(err)
+	}
+	errc := make(chan error, 1)
+	go func() {
+		_, err := s.Read(make([]byte, 16))
+		errc <- err
+	}()
+	time.Sleep(20 * time.Millisecond)
+	s.SetReadDeadline(time.Now())
+	select {
+	case err := <-errc:
+		var ne net.Error
+		if !errors.As(err, &ne) || !ne.Timeout() {
+			t.Fatalf("blocked read ended with %v, want a timeout", err)
+		}
+	case <-time.After(5 * time.Second):
+		t.Fatal("a deadline set after the hand-over did not interrupt the blocked read")
+	}
+}

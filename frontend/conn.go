@@ -10,14 +10,18 @@ import (
 )
 
 // listener hands fasthttp client connections wrapped in clientConn.
-type listener struct{ net.Listener }
+// slack is a sixteenth of the shortest timeout the server sets.
+type listener struct {
+	net.Listener
+	slack time.Duration
+}
 
 func (l listener) Accept() (net.Conn, error) {
 	c, err := l.Listener.Accept()
 	if err != nil {
 		return nil, err
 	}
-	return newClientConn(c), nil
+	return newClientConn(c, l.slack), nil
 }
 
 // clientConn saves a read system call and most deadline updates per
@@ -36,9 +40,9 @@ func (l listener) Accept() (net.Conn, error) {
 // response write), each a runtime timer update. Here a deadline is only
 // recorded, and put on the socket when the socket is read or written: the
 // read deadline of a request that arrived whole is never needed. A deadline
-// later than the one on the socket by less than a sixteenth of its timeout
-// is not re-armed, so a timeout may fire up to 1/16 early (a 90 s idle
-// timeout after 84 s), never late. fasthttp calls SetDeadline only when it
+// later than the one on the socket by at most a sixteenth of the shortest
+// timeout is not re-armed, so a timeout may fire up to that much early (with
+// the default 30 s timeouts, a 90 s idle timeout after 88 s), never late. fasthttp calls SetDeadline only when it
 // hands the connection over (hijack, another protocol); from then on every
 // deadline goes to the socket at once, as the new owner may expect a call
 // from one goroutine to interrupt a Read blocked in another.
@@ -53,6 +57,7 @@ type clientConn struct {
 	ip      []byte // textual client IP, made on first use
 
 	rd, wd   deadline
+	slack    time.Duration
 	handover bool // SetDeadline was called: deadlines are set at once
 }
 
@@ -60,15 +65,17 @@ type clientConn struct {
 // socket.
 type deadline struct{ want, armed time.Time }
 
-// due reports whether the wanted deadline must be put on the socket.
-func (d *deadline) due() bool {
+// due reports whether the wanted deadline must be put on the socket. A
+// deadline set now for a timeout d is later than now by d, and slack is at
+// most d/16, so the armed deadline kept instead is still ahead.
+func (d *deadline) due(slack time.Duration) bool {
 	switch {
 	case d.want.Equal(d.armed):
 		return false
 	case d.want.IsZero() || d.armed.IsZero() || d.want.Before(d.armed):
 		return true
 	}
-	return d.want.Sub(d.armed) > time.Until(d.want)/16
+	return d.want.Sub(d.armed) > slack
 }
 
 func (c *clientConn) SetReadDeadline(t time.Time) error {
@@ -94,7 +101,7 @@ func (c *clientConn) SetDeadline(t time.Time) error {
 }
 
 func (c *clientConn) armRead() error {
-	if c.handover || !c.rd.due() {
+	if c.handover || !c.rd.due(c.slack) {
 		return nil
 	}
 	c.rd.armed = c.rd.want
@@ -102,7 +109,7 @@ func (c *clientConn) armRead() error {
 }
 
 func (c *clientConn) Write(p []byte) (int, error) {
-	if !c.handover && c.wd.due() {
+	if !c.handover && c.wd.due(c.slack) {
 		c.wd.armed = c.wd.want
 		if err := c.Conn.SetWriteDeadline(c.wd.want); err != nil {
 			return 0, err
@@ -116,7 +123,7 @@ const aheadSize = 4 << 10
 
 var aheadPool = sync.Pool{New: func() any { b := make([]byte, aheadSize); return &b }}
 
-func newClientConn(c net.Conn) net.Conn {
+func newClientConn(c net.Conn, slack time.Duration) net.Conn {
 	sc, ok := c.(syscall.Conn)
 	if !ok {
 		return c
@@ -125,7 +132,7 @@ func newClientConn(c net.Conn) net.Conn {
 	if err != nil {
 		return c
 	}
-	cc := &clientConn{Conn: c, raw: raw}
+	cc := &clientConn{Conn: c, raw: raw, slack: slack}
 	cc.readFD = cc.fill
 	return cc
 }

@@ -25,7 +25,7 @@ func tcpPair(t *testing.T) (server *clientConn, client net.Conn) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	c, err := listener{ln}.Accept()
+	c, err := listener{ln, 0}.Accept()
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -79,7 +79,7 @@ func orDefault[T comparable](v, def T) T {
 
 // Serve accepts connections on ln until Shutdown.
 func (s *Server) Serve(ln net.Listener) error {
-	return s.srv.Serve(listener{ln})
+	return s.srv.Serve(listener{ln, min(s.srv.ReadTimeout, s.srv.WriteTimeout, s.srv.IdleTimeout) / 16})
 }
 
 // Shutdown stops accepting, lets requests in flight finish, and closes idle

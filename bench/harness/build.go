@@ -30,6 +30,7 @@ type env struct {
 	modNanoSO string // MOD_NANO_SO, "" when unset
 	fdLimit   int    // RLIMIT_NOFILE of the harness, inherited by every contender
 	echoLua   string // wrk script for the echo scenario
+	workerEnv []string // extra environment of each Go SDK worker (--worker-env)
 }
 
 // buildAll builds every binary the selected contenders need.

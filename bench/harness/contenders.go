@@ -71,7 +71,7 @@ func startGatewaySDK(scheme string, n int) func(*env, *stack, sizing) error {
 				return err
 			}
 			argv := []string{e.bins[binSDK], "--bind", url, "--concurrency", strconv.Itoa(gatewayContexts)}
-			if _, err := s.run("worker"+strconv.Itoa(i), argv); err != nil {
+			if _, err := s.run("worker"+strconv.Itoa(i), argv, e.workerEnv...); err != nil {
 				return err
 			}
 			if sock != "" {

@@ -37,6 +37,7 @@ func run() int {
 		idleLoad = flag.Duration("idle-load", 10*time.Second, "length of the load run beside the idle connections")
 		micro    = flag.Bool("micro", false, "also run the Go micro-benchmarks of session, frontend and bridge")
 		list     = flag.Bool("list", false, "list the contenders and exit")
+		wenv     = flag.String("worker-env", "", "space-separated `KEY=VALUE`s added to each Go SDK worker's environment, e.g. \"GOGC=400 GOMAXPROCS=1\" (bench/README.md); none by default")
 	)
 	flag.Parse()
 	if *list {
@@ -86,7 +87,7 @@ func run() int {
 	defer stopAll() // runs first: processes go before their temp dir
 
 	start := time.Now()
-	e := &env{repo: repo, root: root, modNanoSO: os.Getenv("MOD_NANO_SO"), fdLimit: fdLimit}
+	e := &env{repo: repo, root: root, modNanoSO: os.Getenv("MOD_NANO_SO"), fdLimit: fdLimit, workerEnv: strings.Fields(*wenv)}
 	if e.echoLua, err = writeEchoLua(root); err != nil {
 		fmt.Fprintln(os.Stderr, "harness:", err)
 		return 1

@@ -27,9 +27,9 @@ type env struct {
 	root      string // temp dir, removed at exit
 	bins      map[string]string
 	buildErr  map[string]error
-	modNanoSO string // MOD_NANO_SO, "" when unset
-	fdLimit   int    // RLIMIT_NOFILE of the harness, inherited by every contender
-	echoLua   string // wrk script for the echo scenario
+	modNanoSO string   // MOD_NANO_SO, "" when unset
+	fdLimit   int      // RLIMIT_NOFILE of the harness, inherited by every contender
+	echoLua   string   // wrk script for the echo scenario
 	workerEnv []string // extra environment of each Go SDK worker (--worker-env)
 }
 

@@ -12,7 +12,7 @@ import (
 )
 
 // microPkgs are the packages whose Go benchmarks `make bench` runs too.
-var microPkgs = []string{"./session", "./frontend", "./bridge"}
+var microPkgs = []string{"./session", "./frontend", "./bridge", "./backend-sdk/go"}
 
 // runMicro runs the Go micro-benchmarks and writes their output, failures
 // included, to DATE-micro.md in out.

@@ -29,6 +29,11 @@ var (
 // reply in a new mangos message, which the caller owns. msg must stay valid
 // until serveMessage returns.
 func (s *Server) serveMessage(base context.Context, msg []byte) *mangos.Message {
+	if s.Fast != nil {
+		m := mangos.NewMessage(len(msg))
+		m.Body = s.appendFast(m.Body, base, msg)
+		return m
+	}
 	w, canned := s.serve(base, msg)
 	if w == nil {
 		m := mangos.NewMessage(len(canned))
@@ -43,6 +48,9 @@ func (s *Server) serveMessage(base context.Context, msg []byte) *mangos.Message 
 // appendReply runs the handler on one request message and appends the
 // reply to dst. msg must stay valid until appendReply returns.
 func (s *Server) appendReply(dst []byte, base context.Context, msg []byte) []byte {
+	if s.Fast != nil {
+		return s.appendFast(dst, base, msg)
+	}
 	w, canned := s.serve(base, msg)
 	if w == nil {
 		return append(dst, canned...)

@@ -54,31 +54,13 @@ func parseRequest(msg []byte) (*http.Request, *body, error) {
 // one string, and the method, target, protocol, header names and values and
 // RemoteAddr are substrings of it.
 func parseInto(r *http.Request, msg []byte) (*body, error) {
-	// The request line: "METHOD target HTTP/x.y".
-	_, lineEnd, pos := nextLine(msg, 0)
-	if pos < 0 {
-		return nil, malformed(io.EOF) // before net/http turns EOF into ErrUnexpectedEOF
+	rl, err := parseRequestLine(msg)
+	if err != nil {
+		return nil, err
 	}
-	line := msg[:lineEnd]
-	sp1 := bytes.IndexByte(line, ' ')
-	sp2 := -1
-	if sp1 >= 0 {
-		if i := bytes.IndexByte(line[sp1+1:], ' '); i >= 0 {
-			sp2 = sp1 + 1 + i
-		}
-	}
-	if sp2 < 0 {
-		return nil, malformed(badStringError("malformed HTTP request", string(line)))
-	}
-	method, target, proto := line[:sp1], line[sp1+1:sp2], line[sp2+1:]
-	if !session.ValidName(method) {
-		return nil, malformed(badStringError("invalid method", string(method)))
-	}
-	major, minor, ok := parseVersion(proto)
-	if !ok {
-		return nil, malformed(badStringError("malformed HTTP version", string(proto)))
-	}
-	connect := string(method) == http.MethodConnect
+	method, target, proto := rl.method, rl.target, rl.proto
+	sp1, sp2, lineEnd, pos := rl.sp1, rl.sp2, rl.lineEnd, rl.pos
+	major, minor, connect := rl.major, rl.minor, rl.connect
 
 	p := acquireParser()
 	defer releaseParser(p)
@@ -130,6 +112,49 @@ func parseInto(r *http.Request, msg []byte) (*body, error) {
 		return nil, malformed(err)
 	}
 	return p.finish(r, msg, head, headLen, remote, vals)
+}
+
+// requestLine is the first line of a request message: "METHOD target
+// HTTP/x.y", its parts as slices of the message, and where the header starts.
+type requestLine struct {
+	method, target, proto []byte
+	sp1, sp2, lineEnd     int // offsets of the two spaces and of the line's end
+	pos                   int // the first header line
+	major, minor          int
+	connect               bool
+}
+
+// parseRequestLine reads and checks the request line as http.ReadRequest
+// does, with its errors.
+func parseRequestLine(msg []byte) (rl requestLine, err error) {
+	_, lineEnd, pos := nextLine(msg, 0)
+	if pos < 0 {
+		return rl, malformed(io.EOF) // before net/http turns EOF into ErrUnexpectedEOF
+	}
+	line := msg[:lineEnd]
+	sp1 := bytes.IndexByte(line, ' ')
+	sp2 := -1
+	if sp1 >= 0 {
+		if i := bytes.IndexByte(line[sp1+1:], ' '); i >= 0 {
+			sp2 = sp1 + 1 + i
+		}
+	}
+	if sp2 < 0 {
+		return rl, malformed(badStringError("malformed HTTP request", string(line)))
+	}
+	method, target, proto := line[:sp1], line[sp1+1:sp2], line[sp2+1:]
+	if !session.ValidName(method) {
+		return rl, malformed(badStringError("invalid method", string(method)))
+	}
+	major, minor, ok := parseVersion(proto)
+	if !ok {
+		return rl, malformed(badStringError("malformed HTTP version", string(proto)))
+	}
+	return requestLine{
+		method: method, target: target, proto: proto,
+		sp1: sp1, sp2: sp2, lineEnd: lineEnd, pos: pos,
+		major: major, minor: minor, connect: string(method) == http.MethodConnect,
+	}, nil
 }
 
 // urlValues are the URL of a request and the array that its header values

@@ -56,6 +56,10 @@ type Server struct {
 	// Handler answers the requests. Zero: http.DefaultServeMux.
 	Handler http.Handler
 
+	// Fast, when set, answers the requests instead of Handler, without
+	// net/http and without allocating (FastHandler).
+	Fast FastHandler
+
 	// Concurrency is how many requests are served at once: one REP
 	// context, and one goroutine, each. Further requests wait in the
 	// gateway's connection (mangos does not queue them here).

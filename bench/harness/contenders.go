@@ -24,9 +24,10 @@ type contender struct {
 var contenders = []contender{
 	{name: "fasthttp", needs: []string{binFast}, start: startDirect(binFast)},
 	{name: "net/http", needs: []string{binNetHTTP}, start: startDirect(binNetHTTP)},
-	{name: "nanogate-ipc-1w", needs: []string{binGateway, binSDK}, start: startGatewaySDK("ipc", 1)},
-	{name: "nanogate-tcp-1w", needs: []string{binGateway, binSDK}, start: startGatewaySDK("tcp", 1)},
-	{name: "nanogate-ipc-2w", needs: []string{binGateway, binSDK}, start: startGatewaySDK("ipc", 2)},
+	{name: "nanogate-ipc-1w", needs: []string{binGateway, binSDK}, start: startGatewaySDK("ipc", 1, false)},
+	{name: "nanogate-tcp-1w", needs: []string{binGateway, binSDK}, start: startGatewaySDK("tcp", 1, false)},
+	{name: "nanogate-ipc-2w", needs: []string{binGateway, binSDK}, start: startGatewaySDK("ipc", 2, false)},
+	{name: "nanogate-ipc-fast", needs: []string{binGateway, binSDK}, start: startGatewaySDK("ipc", 1, true)},
 	{name: "nanogate-c", helloOnly: true, needs: []string{binGateway, binCWorker}, start: startGatewayC},
 	{name: "nginx", needs: []string{binFast}, start: startNginx},
 	{name: "apache-proxy", needs: []string{binFast}, start: startApacheProxy},
@@ -61,8 +62,9 @@ func startDirect(bin string) func(*env, *stack, sizing) error {
 }
 
 // startGatewaySDK runs n SDK workers, each binding its own endpoint of one
-// route, and nanogate dialing them.
-func startGatewaySDK(scheme string, n int) func(*env, *stack, sizing) error {
+// route, and nanogate dialing them; fast: the workers serve through the
+// SDK's FastHandler instead of net/http.
+func startGatewaySDK(scheme string, n int, fast bool) func(*env, *stack, sizing) error {
 	return func(e *env, s *stack, z sizing) error {
 		var endpoints []string
 		for i := 1; i <= n; i++ {
@@ -71,6 +73,9 @@ func startGatewaySDK(scheme string, n int) func(*env, *stack, sizing) error {
 				return err
 			}
 			argv := []string{e.bins[binSDK], "--bind", url, "--concurrency", strconv.Itoa(gatewayContexts)}
+			if fast {
+				argv = append(argv, "--fast")
+			}
 			if _, err := s.run("worker"+strconv.Itoa(i), argv, e.workerEnv...); err != nil {
 				return err
 			}

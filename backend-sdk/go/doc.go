@@ -41,6 +41,26 @@
 // codes other than 101 are dropped. A handler that panics gets a 500 reply
 // and the worker goes on serving.
 //
+// # FastHandler
+//
+// For workers where the worker's own cost matters, Server.Fast takes a
+// FastHandler instead: the request is read in place in the message
+// (FastRequest: Method, Path, Query, Header, VisitHeaders, Body, ClientIP)
+// and the reply is encoded straight into the outgoing message
+// (FastResponse: SetStatus, AddHeader, Write), with no allocation per
+// request, as fasthttp does for HTTP servers:
+//
+//	s := &worker.Server{Fast: worker.FastHandlerFunc(func(w *worker.FastResponse, r *worker.FastRequest) {
+//		w.AddHeader("Content-Type", "text/plain")
+//		w.WriteString("hello world")
+//	})}
+//
+// Requests are checked exactly as for an http.Handler. Everything r and w
+// hold is valid only during the call. There is no per-request context and
+// no Content-Type sniffing. Measured behind the gateway on 2 cores: about
+// 8 µs of worker CPU per request against 15 for the same handler on
+// net/http (bench/README.md, nanogate-ipc-fast).
+//
 // # Endpoints
 //
 // URLs are mangos URLs: ipc:///path, tcp://host:port, tls+tcp://host:port

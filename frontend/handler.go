@@ -32,6 +32,18 @@ func releaseScratch(s *scratch) {
 	scratchPool.Put(s)
 }
 
+// Close gives the scratch back to the pool. The response body is the
+// worker's reply in place (SetBodyRaw), so the scratch lives as a user value
+// of the request: fasthttp closes user values when it resets the request,
+// after the response is written.
+func (s *scratch) Close() error {
+	releaseScratch(s)
+	return nil
+}
+
+// scratchKey is the user value key of a request's scratch.
+type scratchKey struct{}
+
 var (
 	methodGet     = []byte("GET")
 	methodHead    = []byte("HEAD")
@@ -56,7 +68,7 @@ func (s *Server) handle(ctx *fasthttp.RequestCtx) {
 	}
 
 	sc := scratchPool.Get().(*scratch)
-	defer releaseScratch(sc)
+	ctx.SetUserValue(scratchKey{}, sc)
 	rid := f.requestID
 	if rid == nil {
 		sc.rid = s.reqIDs.Make(ctx.ConnID(), ctx.ConnRequestNum()).AppendHex(sc.rid[:0])
@@ -127,7 +139,7 @@ func writeResponse(w *fasthttp.Response, r *session.Response) {
 		w.Header.SetContentLength(r.ContentLength)
 		return
 	}
-	w.SetBody(r.Body)
+	w.SetBodyRaw(r.Body) // valid until the scratch's Close
 }
 
 // appendIP appends the textual IP of addr without allocating for TCP

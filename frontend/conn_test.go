@@ -7,7 +7,6 @@ import (
 	"io"
 	"net"
 	"strings"
-	"sync"
 	"testing"
 	"time"
 )
@@ -88,14 +87,7 @@ func TestClientConnDeadlineAndEOF(t *testing.T) {
 // larger than the read-ahead buffer, all answered, each forwarded with the
 // client's address.
 func TestKeepAliveAfterIdle(t *testing.T) {
-	var mu sync.Mutex
-	var msgs []string
-	up := upstreamFunc(func(dst, msg []byte, _ bool) ([]byte, error) {
-		mu.Lock()
-		msgs = append(msgs, string(msg))
-		mu.Unlock()
-		return append(dst, "HTTP/1.1 200 OK\r\nContent-Length: 2\r\n\r\nok"...), nil
-	})
+	up, messages := recorder("HTTP/1.1 200 OK\r\nContent-Length: 2\r\n\r\nok")
 	addr := startServer(t, Config{Routes: []Route{{Name: "all", Forward: true, Upstream: up}}})
 	c, err := net.Dial("tcp", addr)
 	if err != nil {
@@ -120,8 +112,7 @@ func TestKeepAliveAfterIdle(t *testing.T) {
 			t.Fatalf("request %d: %q", i, resp)
 		}
 	}
-	mu.Lock()
-	defer mu.Unlock()
+	msgs := messages()
 	if len(msgs) != 3 {
 		t.Fatalf("%d messages reached the upstream, want 3", len(msgs))
 	}

@@ -9,6 +9,7 @@ import (
 	"log/slog"
 	"net"
 	"net/http"
+	"slices"
 	"strings"
 	"sync"
 	"syscall"
@@ -22,6 +23,24 @@ import (
 type upstreamFunc func(dst, msg []byte, safe bool) ([]byte, error)
 
 func (f upstreamFunc) RoundTrip(dst, msg []byte, safe bool) ([]byte, error) { return f(dst, msg, safe) }
+
+// recorder answers every request with reply and keeps the messages it got;
+// messages returns them so far.
+func recorder(reply string) (up upstreamFunc, messages func() []string) {
+	var mu sync.Mutex
+	var msgs []string
+	up = func(dst, msg []byte, _ bool) ([]byte, error) {
+		mu.Lock()
+		msgs = append(msgs, string(msg))
+		mu.Unlock()
+		return append(dst, reply...), nil
+	}
+	return up, func() []string {
+		mu.Lock()
+		defer mu.Unlock()
+		return slices.Clone(msgs)
+	}
+}
 
 // reply answers every request with the same bytes.
 func reply(s string) upstreamFunc {
@@ -264,14 +283,7 @@ func TestPipelining(t *testing.T) {
 // TestSessionStablePerConnection: one session id per connection, one
 // request id per request, the client's sane X-Request-Id kept.
 func TestSessionStablePerConnection(t *testing.T) {
-	var mu sync.Mutex
-	var msgs []string
-	up := upstreamFunc(func(dst, msg []byte, _ bool) ([]byte, error) {
-		mu.Lock()
-		msgs = append(msgs, string(msg))
-		mu.Unlock()
-		return append(dst, "HTTP/1.1 204 No Content\r\n\r\n"...), nil
-	})
+	up, messages := recorder("HTTP/1.1 204 No Content\r\n\r\n")
 	addr := startServer(t, Config{Routes: []Route{{Forward: true, Upstream: up}}})
 	header := func(msg, name string) string {
 		for _, l := range strings.Split(msg, "\r\n") {
@@ -300,6 +312,7 @@ func TestSessionStablePerConnection(t *testing.T) {
 		get(c, br, "X-Request-Id: client-id-1\r\n")
 		c.Close()
 	}
+	msgs := messages()
 	if len(msgs) != 6 {
 		t.Fatalf("%d messages", len(msgs))
 	}

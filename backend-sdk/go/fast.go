@@ -274,16 +274,7 @@ func (w *FastResponse) appendTo(dst []byte) []byte {
 	if code == 0 {
 		code = http.StatusOK
 	}
-	dst = append(dst, "HTTP/1.1 "...)
-	dst = strconv.AppendInt(dst, int64(code), 10)
-	dst = append(dst, ' ')
-	if reason := http.StatusText(code); reason != "" {
-		dst = append(dst, reason...)
-	} else {
-		dst = append(dst, "Status "...)
-		dst = strconv.AppendInt(dst, int64(code), 10)
-	}
-	dst = append(dst, "\r\n"...)
+	dst = appendStatusLine(dst, code)
 	dst = append(dst, w.head...)
 	if !bodyAllowed(code) {
 		return append(dst, "\r\n"...)

@@ -93,14 +93,7 @@ func TestFastParse(t *testing.T) {
 
 // FuzzFastVsParse: the fast parser is parseRequest, for every message.
 func FuzzFastVsParse(f *testing.F) {
-	for _, msg := range goldenRequests(f) {
-		f.Add(msg)
-	}
-	for _, msg := range parseCases {
-		if len(msg) < 1024 {
-			f.Add([]byte(msg))
-		}
-	}
+	addParseSeeds(f)
 	f.Fuzz(sameFast)
 }
 

@@ -233,6 +233,13 @@ func TestParseVsNetHTTP(t *testing.T) {
 
 // FuzzParseVsNetHTTP: parseRequest is http.ReadRequest, for every message.
 func FuzzParseVsNetHTTP(f *testing.F) {
+	addParseSeeds(f)
+	f.Fuzz(sameParse)
+}
+
+// addParseSeeds seeds a request parser's fuzz target: the golden messages
+// and the short cases of parseCases.
+func addParseSeeds(f *testing.F) {
 	for _, msg := range goldenRequests(f) {
 		f.Add(msg)
 	}
@@ -241,7 +248,6 @@ func FuzzParseVsNetHTTP(f *testing.F) {
 			f.Add([]byte(msg))
 		}
 	}
-	f.Fuzz(sameParse)
 }
 
 // TestParseOriginForm: the fast path of parseTarget gives the URL that

@@ -159,16 +159,7 @@ func (w *response) encodedLen() int {
 // enough capacity in dst it does not allocate.
 func (w *response) appendTo(dst []byte) []byte {
 	code := w.status
-	dst = append(dst, "HTTP/1.1 "...)
-	dst = strconv.AppendInt(dst, int64(code), 10)
-	dst = append(dst, ' ')
-	if reason := http.StatusText(code); reason != "" {
-		dst = append(dst, reason...)
-	} else {
-		dst = append(dst, "Status "...)
-		dst = strconv.AppendInt(dst, int64(code), 10)
-	}
-	dst = append(dst, "\r\n"...)
+	dst = appendStatusLine(dst, code)
 	dst = append(dst, w.head...)
 	if !bodyAllowed(code) {
 		// RFC 9110 section 8.6: no Content-Length on 1xx and 204; on 304 it
@@ -195,6 +186,21 @@ func (w *response) appendTo(dst []byte) []byte {
 		dst = append(dst, w.body...)
 	}
 	return dst
+}
+
+// appendStatusLine appends "HTTP/1.1 code reason\r\n", with net/http's
+// reason phrases ("Status 799" for a code it does not name).
+func appendStatusLine(dst []byte, code int) []byte {
+	dst = append(dst, "HTTP/1.1 "...)
+	dst = strconv.AppendInt(dst, int64(code), 10)
+	dst = append(dst, ' ')
+	if reason := http.StatusText(code); reason != "" {
+		dst = append(dst, reason...)
+	} else {
+		dst = append(dst, "Status "...)
+		dst = strconv.AppendInt(dst, int64(code), 10)
+	}
+	return append(dst, "\r\n"...)
 }
 
 // headerInfo is what the reply framing needs to know of the handler's header.

@@ -64,10 +64,13 @@ fuzz:
 	$(GO) test ./config -run '^$$' -fuzz FuzzParse -fuzztime $(FUZZTIME)
 	$(GO) test ./bridge/sp -run '^$$' -fuzz FuzzFrames -fuzztime $(FUZZTIME)
 	$(GO) test ./session -run '^$$' -fuzz FuzzFieldOf -fuzztime $(FUZZTIME)
-	$(GO) test ./backend-sdk/go -run '^$$' -fuzz FuzzParseRequest -fuzztime $(FUZZTIME)
+	$(GO) test ./backend-sdk/go -run '^$$' -fuzz '^FuzzParseRequest$$' -fuzztime $(FUZZTIME)
+	$(GO) test ./backend-sdk/go -run '^$$' -fuzz '^FuzzHandle$$' -fuzztime $(FUZZTIME)
+	$(GO) test ./backend-sdk/go -run '^$$' -fuzz '^FuzzParseVsNetHTTP$$' -fuzztime $(FUZZTIME)
+	$(GO) test ./backend-sdk/go -run '^$$' -fuzz '^FuzzFastVsParse$$' -fuzztime $(FUZZTIME)
 
 # Every contender side by side under wrk, then the Go micro-benchmarks of
-# session, frontend and bridge; results in bench/results/. Sized to finish in
+# session, frontend, bridge and the worker SDK; results in bench/results/. Sized to finish in
 # under 15 minutes; BENCH_FLAGS overrides (later flags win), e.g.
 # make bench BENCH_FLAGS="--scenario hello --duration 10s".
 # MOD_NANO_SO=/path/to/mod_nano.so adds the apache-modnano contender.

@@ -41,11 +41,12 @@ func (l listener) Accept() (net.Conn, error) {
 // recorded, and put on the socket when the socket is read or written: the
 // read deadline of a request that arrived whole is never needed. A deadline
 // later than the one on the socket by at most a sixteenth of the shortest
-// timeout is not re-armed, so a timeout may fire up to that much early (with
-// the default 30 s timeouts, a 90 s idle timeout after 88 s), never late. fasthttp calls SetDeadline only when it
-// hands the connection over (hijack, another protocol); from then on every
-// deadline goes to the socket at once, as the new owner may expect a call
-// from one goroutine to interrupt a Read blocked in another.
+// timeout is not re-armed, so a timeout may fire up to that much early
+// (with the default 30 s timeouts, a 90 s idle timeout after 88 s), never
+// late. fasthttp calls SetDeadline only when it hands the connection over
+// (hijack, another protocol); from then on every deadline goes to the
+// socket at once, as the new owner may expect a call from one goroutine to
+// interrupt a Read blocked in another.
 type clientConn struct {
 	net.Conn
 	raw     syscall.RawConn

@@ -149,9 +149,9 @@ func (s *Server) work(w *worker, j job) {
 	}
 }
 
-// retireIdle ends the workers that have waited longer than idleWorkerTime,
-// and all of them once the server stops. The oldest are at the bottom of
-// the stack.
+// retireIdle ends the workers that have waited longer than idleWorkerTime
+// (the oldest are at the bottom of the stack), until the server stops;
+// Shutdown ends the rest.
 func (s *Server) retireIdle() {
 	defer s.workers.Done()
 	tick := retireTick

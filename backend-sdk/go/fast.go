@@ -176,8 +176,10 @@ func (p *parser) bodyLength(msg []byte, major, minor int) (int64, error) {
 	}
 	n := int64(-1)
 	if lengths > 0 {
-		v, err := strconv.ParseUint(string(length), 10, 63) // no allocation: the conversion does not escape
-		if err != nil || len(length) == 0 {
+		// Digits only, as strconv.ParseUint; more than 18 of them cannot be
+		// the length of a message anyway.
+		v, ok := session.ParseLength(length)
+		if !ok {
 			return 0, malformed(badStringError("bad Content-Length", string(length)))
 		}
 		n = int64(v)

@@ -42,6 +42,8 @@ type Server struct {
 	idle    []*worker // parked workers, the most recently used last
 	clock   atomic.Int64
 	workers sync.WaitGroup
+	idleMax time.Duration // idleWorkerTime and retireTick, read once
+	tick    time.Duration
 
 	mu        sync.Mutex
 	conns     map[*conn]struct{}
@@ -87,7 +89,7 @@ func NewServer(cfg ServerConfig) *Server {
 	}
 	return &Server{
 		cfg: cfg, log: cfg.Logger,
-		slots: make(chan struct{}, cfg.Concurrency),
+		slots: make(chan struct{}, cfg.Concurrency), idleMax: idleWorkerTime, tick: retireTick,
 		conns: make(map[*conn]struct{}),
 		stop:  make(chan struct{}),
 	}
@@ -154,7 +156,7 @@ func (s *Server) work(w *worker, j job) {
 // Shutdown ends the rest.
 func (s *Server) retireIdle() {
 	defer s.workers.Done()
-	tick := retireTick
+	tick := s.tick
 	t := time.NewTicker(tick)
 	defer t.Stop()
 	for {
@@ -166,7 +168,7 @@ func (s *Server) retireIdle() {
 		now := s.clock.Add(int64(tick))
 		s.idleMu.Lock()
 		n := 0
-		for n < len(s.idle) && now-s.idle[n].idleFrom > int64(idleWorkerTime) {
+		for n < len(s.idle) && now-s.idle[n].idleFrom > int64(s.idleMax) {
 			close(s.idle[n].jobs)
 			n++
 		}

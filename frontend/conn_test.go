@@ -206,3 +206,38 @@ func TestClientConnHandover(t *testing.T) {
 		t.Fatal("a deadline set after the hand-over did not interrupt the blocked read")
 	}
 }
+
+// A request that trickles in a byte at a time is read whole: the first byte
+// through the read-ahead, the rest through fasthttp's own reads.
+func TestTrickledRequest(t *testing.T) {
+	up, messages := recorder("HTTP/1.1 200 OK\r\nContent-Length: 2\r\n\r\nok")
+	addr := startServer(t, Config{Routes: []Route{{Name: "all", Upstream: up}}})
+	c, err := net.Dial("tcp", addr)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer c.Close()
+	c.SetDeadline(time.Now().Add(10 * time.Second))
+	for round := range 2 { // the second one after the connection went idle
+		req := fmt.Sprintf("POST /t%d HTTP/1.1\r\nHost: a\r\nContent-Length: 5\r\n\r\nhello", round)
+		for i := range len(req) {
+			if _, err := c.Write([]byte{req[i]}); err != nil {
+				t.Fatal(err)
+			}
+			time.Sleep(time.Millisecond)
+		}
+		buf := make([]byte, 512)
+		var got []byte
+		for !bytes.HasSuffix(got, []byte("ok")) {
+			n, err := c.Read(buf)
+			if err != nil {
+				t.Fatalf("round %d: %v after %q", round, err, got)
+			}
+			got = append(got, buf[:n]...)
+		}
+	}
+	msgs := messages()
+	if len(msgs) != 2 || !strings.HasSuffix(msgs[1], "\r\n\r\nhello") || !strings.HasPrefix(msgs[1], "POST /t1 ") {
+		t.Fatalf("messages: %q", msgs)
+	}
+}

@@ -15,6 +15,7 @@ import (
 	"os"
 	"path/filepath"
 	"regexp"
+	"slices"
 	"strconv"
 	"strings"
 	"sync"
@@ -573,4 +574,46 @@ endpoints = ["ipc:///tmp/ng-check-b.sock"]
 			}
 		}
 	})
+}
+
+// TestFastWorker: a worker on the SDK's FastHandler behind the real gateway,
+// over ipc and tcp: the request as the client sent it plus the gateway's
+// fields, a 5 MiB body byte-exact, HEAD, statuses without a body.
+func TestFastWorker(t *testing.T) {
+	for _, transport := range []string{"ipc", "tcp"} {
+		t.Run(transport, func(t *testing.T) {
+			t.Parallel()
+			ep := endpointURL(t, transport, "fast")
+			g, _ := startStack(t, ep, []string{"--mode", "fast", "--name", "f"}, "--route", "/="+ep)
+			c := newClient(t)
+
+			req, _ := http.NewRequest("GET", g.url+"/echo?x=1", nil)
+			req.Header.Set("X-Custom", "v1")
+			resp, body := do(t, c, req)
+			lines := strings.Split(string(body), "\n")
+			if resp.StatusCode != 200 || lines[0] != "GET /echo?x=1" ||
+				!slices.Contains(lines, "X-Custom: v1") || !slices.Contains(lines, "X-Forwarded-For: 127.0.0.1") ||
+				!slices.ContainsFunc(lines, func(l string) bool { return strings.HasPrefix(l, "X-Nanogate-Session: ") }) {
+				t.Fatalf("GET /echo: %d\n%s", resp.StatusCode, body)
+			}
+
+			payload := binaryBody(5<<20, 3)
+			resp, body = do(t, c, mustRequest(t, "POST", g.url+"/echo", payload))
+			if i := bytes.Index(body, []byte("\n\n")); resp.StatusCode != 200 || i < 0 || !bytes.Equal(body[i+2:], payload) {
+				t.Fatalf("POST 5 MiB: %d, %d bytes back", resp.StatusCode, len(body))
+			}
+
+			resp, body = do(t, c, mustRequest(t, "HEAD", g.url+"/name", nil))
+			if resp.StatusCode != 200 || len(body) != 0 || resp.ContentLength != int64(len("f /name")) {
+				t.Fatalf("HEAD: %d, Content-Length %d, body %q", resp.StatusCode, resp.ContentLength, body)
+			}
+			for _, code := range []int{204, 304, 404, 503} {
+				resp, body = do(t, c, mustRequest(t, "GET", g.url+"/status/"+strconv.Itoa(code), nil))
+				wantBody := code != 204 && code != 304
+				if resp.StatusCode != code || resp.Header.Get("X-Status") != strconv.Itoa(code) || (len(body) > 0) != wantBody {
+					t.Fatalf("/status/%d: %d, X-Status %q, body %q", code, resp.StatusCode, resp.Header.Get("X-Status"), body)
+				}
+			}
+		})
+	}
 }

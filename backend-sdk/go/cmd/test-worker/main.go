@@ -8,6 +8,9 @@
 // Modes:
 //
 //	sdk      (default) the worker SDK serving the handlers below
+//	fast     the worker SDK's FastHandler: /echo and /status/{code} as
+//	         below (the echo lists header fields as the message has them),
+//	         anything else "NAME PATH"
 //	silent   a raw REP socket that receives and never answers (504 tests)
 //	garbage  a raw REP socket that answers "not http at all" (502 tests)
 //
@@ -59,7 +62,7 @@ func main() {
 	var binds urls
 	flag.Var(&binds, "bind", "endpoint `URL` to bind, repeatable")
 	dial := flag.String("dial", "", "endpoint `URL` of a gateway that listens")
-	mode := flag.String("mode", "sdk", "sdk, silent or garbage")
+	mode := flag.String("mode", "sdk", "sdk, fast, silent or garbage")
 	name := flag.String("name", "", "reply of /name")
 	countFile := flag.String("count-file", "", "`file` that /count and /slow-count append a line to")
 	concurrency := flag.Int("concurrency", 0, "requests served at once in sdk mode (zero: the SDK's default)")
@@ -71,13 +74,15 @@ func main() {
 	var err error
 	switch *mode {
 	case "sdk":
-		err = serveSDK(binds, *dial, *concurrency, newMux(*name, *countFile))
+		err = serveSDK(binds, *dial, *concurrency, &worker.Server{Handler: newMux(*name, *countFile)})
+	case "fast":
+		err = serveSDK(binds, *dial, *concurrency, &worker.Server{Fast: fastHandler(*name)})
 	case "silent":
 		err = serveRaw(binds, *dial, nil)
 	case "garbage":
 		err = serveRaw(binds, *dial, []byte("not http at all"))
 	default:
-		err = fmt.Errorf("unknown --mode %q (want sdk, silent, garbage)", *mode)
+		err = fmt.Errorf("unknown --mode %q (want sdk, fast, silent, garbage)", *mode)
 	}
 	if err != nil {
 		fail(err)
@@ -91,13 +96,10 @@ func fail(err error) {
 
 func ready() { fmt.Println("ready") } // stdout is unbuffered in Go
 
-func serveSDK(binds []string, dial string, concurrency int, h http.Handler) error {
-	s := &worker.Server{
-		Handler:     h,
-		Concurrency: concurrency,
-		MaxRecvSize: maxRecv,
-		Logger:      slog.New(slog.NewTextHandler(os.Stderr, nil)),
-	}
+func serveSDK(binds []string, dial string, concurrency int, s *worker.Server) error {
+	s.Concurrency = concurrency
+	s.MaxRecvSize = maxRecv
+	s.Logger = slog.New(slog.NewTextHandler(os.Stderr, nil))
 	for _, u := range binds {
 		if err := s.Listen(u); err != nil {
 			return err
@@ -267,4 +269,30 @@ func (c *counter) add(r *http.Request) error {
 		err = cerr
 	}
 	return err
+}
+
+// fastHandler is the fast mode's handler.
+func fastHandler(name string) worker.FastHandlerFunc {
+	return func(w *worker.FastResponse, r *worker.FastRequest) {
+		path := string(r.Path())
+		switch {
+		case path == "/echo":
+			w.AddHeader("Content-Type", "text/plain")
+			fmt.Fprintf(w, "%s %s?%s\n", r.Method(), r.Path(), r.Query())
+			r.VisitHeaders(func(name, value []byte) { fmt.Fprintf(w, "%s: %s\n", name, value) })
+			w.WriteString("\n")
+			w.Write(r.Body())
+		case strings.HasPrefix(path, "/status/"):
+			code, err := strconv.Atoi(strings.TrimPrefix(path, "/status/"))
+			if err != nil {
+				code = http.StatusBadRequest
+			}
+			w.AddHeader("X-Status", strconv.Itoa(code))
+			w.SetStatus(code)
+			fmt.Fprintf(w, "status %d\n", code)
+		default:
+			w.AddHeader("X-Worker", name)
+			fmt.Fprintf(w, "%s %s", name, path)
+		}
+	}
 }

@@ -42,7 +42,6 @@ type FastRequest struct {
 	line   requestLine
 	path   []byte
 	query  []byte
-	hasQ   bool
 	body   []byte
 	server context.Context
 }
@@ -130,9 +129,9 @@ func (r *FastRequest) parse(msg []byte) error {
 			return malformed(err)
 		}
 	}
-	r.path, r.query, r.hasQ = target, nil, false
+	r.path, r.query = target, nil
 	if i := bytes.IndexByte(target, '?'); i >= 0 {
-		r.path, r.query, r.hasQ = target[:i], target[i+1:], true
+		r.path, r.query = target[:i], target[i+1:]
 	}
 	n, err := r.p.bodyLength(msg, rl.major, rl.minor)
 	if err != nil {

@@ -36,14 +36,7 @@ func netHTTPParse(msg []byte) (*http.Request, *body, error) {
 	} else {
 		r.ContentLength = int64(len(rest))
 	}
-	var b *body
-	if len(rest) == 0 {
-		r.Body = http.NoBody
-	} else {
-		b = &body{}
-		b.Reset(rest)
-		r.Body = b
-	}
+	b := setBody(r, rest)
 	r.RemoteAddr = remoteAddr(r.Header["X-Forwarded-For"])
 	return r, b, nil
 }

@@ -31,6 +31,19 @@ type body struct {
 // returns, as net/http closes a request body itself.
 func (*body) Close() error { return nil }
 
+// setBody makes rest the body of r, read in place, and returns it; nil and
+// http.NoBody when rest is empty.
+func setBody(r *http.Request, rest []byte) *body {
+	if len(rest) == 0 {
+		r.Body = http.NoBody
+		return nil
+	}
+	b := &body{}
+	b.Reset(rest)
+	r.Body = b
+	return b
+}
+
 // parseRequest decodes one request message (the http format of the session
 // package: an HTTP/1.1 request as on the wire, body de-chunked and framed by
 // Content-Length). The returned request's Body reads msg in place, so msg
@@ -287,14 +300,7 @@ func (p *parser) finish(r *http.Request, msg []byte, head string, headLen int, r
 	r.ContentLength = contentLength
 
 	r.Header = p.header(head, headLen, addCache, vals)
-	var b *body
-	if len(rest) == 0 {
-		r.Body = http.NoBody
-	} else {
-		b = &body{}
-		b.Reset(rest)
-		r.Body = b
-	}
+	b := setBody(r, rest)
 	if remote.start < 0 {
 		r.RemoteAddr = resolve(head, headLen, remote)
 	} else if xff != "" {

@@ -35,7 +35,7 @@ func run() int {
 		outF     = flag.String("out", "bench/results", "results `dir` (relative paths: from the repo root)")
 		idleF    = flag.String("idle", "10000,50000,100000", "comma-separated idle connection `counts`")
 		idleLoad = flag.Duration("idle-load", 10*time.Second, "length of the load run beside the idle connections")
-		micro    = flag.Bool("micro", false, "also run the Go micro-benchmarks of session, frontend and bridge")
+		micro    = flag.Bool("micro", false, "also run the Go micro-benchmarks of session, frontend, bridge and the worker SDK")
 		list     = flag.Bool("list", false, "list the contenders and exit")
 		wenv     = flag.String("worker-env", "", "space-separated `KEY=VALUE`s added to each Go SDK worker's environment, e.g. \"GOGC=400 GOMAXPROCS=1\" (bench/README.md); none by default")
 	)

@@ -60,10 +60,11 @@ func fastPayload() worker.FastHandlerFunc {
 			w.WriteString("404 page not found\n")
 			return
 		}
-		w.AddHeader("Allow", "GET, HEAD")
+		allow := "GET, HEAD"
 		if string(r.Path()) == "/echo" {
-			w.AddHeader("Allow", "POST")
+			allow = "POST"
 		}
+		w.AddHeader("Allow", allow)
 		w.SetStatus(http.StatusMethodNotAllowed)
 	}
 }

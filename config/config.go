@@ -79,6 +79,12 @@ type Server struct {
 	// MaxConns caps concurrent client connections (fasthttp's Concurrency:
 	// one goroutine serves one connection). Zero: 256*1024, fasthttp's default.
 	MaxConns int
+	// ReusePort sets SO_REUSEPORT on the listener, so that several gateway
+	// processes serve one address: the kernel spreads new connections over
+	// them. It lets a new version start before the old one drains, and a
+	// host use more connections than one process's open-file limit.
+	// Zero: false, a second process on the address fails to start.
+	ReusePort bool
 }
 
 // Log selects the gateway's log output.

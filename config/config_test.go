@@ -24,14 +24,14 @@ func TestExample(t *testing.T) {
 		t.Errorf("example server/log = %+v %+v, want the defaults %+v %+v", c.Server, c.Log, d.Server, d.Log)
 	}
 	want := []Route{{
-		Name: "api", Path: "/api/", Timeout: 30 * time.Second, Contexts: 64, MaxReplyBytes: 64 << 20, Line: 30,
+		Name: "api", Path: "/api/", Timeout: 30 * time.Second, Contexts: 64, MaxReplyBytes: 64 << 20, Line: 31,
 		Endpoints: []Endpoint{{URL: "ipc:///tmp/nanogate-api.sock"}, {URL: "tcp://*:5555", Listen: true, Priority: 1}},
 	}, {
-		Name: "static.example.com/", Host: "static.example.com", Path: "/", Timeout: 30 * time.Second, Contexts: 64, MaxReplyBytes: 64 << 20, Line: 56,
+		Name: "static.example.com/", Host: "static.example.com", Path: "/", Timeout: 30 * time.Second, Contexts: 64, MaxReplyBytes: 64 << 20, Line: 57,
 		Endpoints: []Endpoint{{URL: "ipc:///tmp/nanogate-static-1.sock"}, {URL: "ipc:///tmp/nanogate-static-2.sock"}},
 	}, {
 		Name: "~^/v[12]/users/[0-9]+$", Regex: "^/v[12]/users/[0-9]+$", Timeout: 30 * time.Second, Contexts: 64, MaxReplyBytes: 64 << 20,
-		Compat: CompatModNano, NoForwardedHeaders: true, Line: 60,
+		Compat: CompatModNano, NoForwardedHeaders: true, Line: 61,
 		Endpoints: []Endpoint{{URL: "tcp://127.0.0.1:5556"}},
 	}}
 	if !reflect.DeepEqual(c.Routes, want) {
@@ -41,12 +41,12 @@ func TestExample(t *testing.T) {
 
 // TestMinimal shows every default of a one-route file.
 func TestMinimal(t *testing.T) {
-	c, err := Parse("m.toml", []byte("[[route]]\nendpoints = [\"ipc://a\"]\n[log]\nlevel = \"DEBUG\"\nformat = \"json\"\n"))
+	c, err := Parse("m.toml", []byte("[[route]]\nendpoints = [\"ipc://a\"]\n[log]\nlevel = \"DEBUG\"\nformat = \"json\"\n[server]\nreuse_port = true\n"))
 	if err != nil {
 		t.Fatal(err)
 	}
 	want := Server{ReadTimeout: 30 * time.Second, WriteTimeout: 30 * time.Second, IdleTimeout: 90 * time.Second,
-		MaxHeaderBytes: 8192, MaxBodyBytes: 8 << 20}
+		MaxHeaderBytes: 8192, MaxBodyBytes: 8 << 20, ReusePort: true}
 	if c.Server != want || c.Listen != "127.0.0.1:8080" {
 		t.Errorf("server = %+v, listen %q", c.Server, c.Listen)
 	}
@@ -95,7 +95,7 @@ endpoints = ["ipc://b"]
 	want := []string{
 		`nanogate.toml:1: listen: "8080" is not host:port (as in 127.0.0.1:8080 or :8080)`,
 		`nanogate.toml:3: server.read_timeout: "soon" is not a duration (want Go syntax like "30s" or "1m30s")`,
-		`nanogate.toml:4: server.colour: unknown key (known keys here: read_timeout, write_timeout, idle_timeout, max_header_bytes, max_body_bytes, max_conns)`,
+		`nanogate.toml:4: server.colour: unknown key (known keys here: read_timeout, write_timeout, idle_timeout, max_header_bytes, max_body_bytes, max_conns, reuse_port)`,
 		`nanogate.toml:8: route[0].endpoint[0].url: unsupported scheme "htp" (want ipc, tcp, tls+tcp, ws, wss, inproc)`,
 		`nanogate.toml:10: route[1].path: same host and path as route[0] (line 5)`,
 	}

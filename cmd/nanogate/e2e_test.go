@@ -617,3 +617,74 @@ func TestFastWorker(t *testing.T) {
 		})
 	}
 }
+
+// TestReusePort runs two gateways on one address with reuse_port, as for a
+// rolling upgrade: both take new connections, a third without reuse_port
+// cannot bind, and once the first has stopped the second serves alone.
+func TestReusePort(t *testing.T) {
+	t.Parallel()
+	ep := ipcURL(t, "reuse")
+	startWorker(t, "--bind", ep)
+	addr := "127.0.0.1:" + strconv.Itoa(freePort(t))
+	conf := writeFile(t, "reuse.toml", fmt.Sprintf(
+		"listen = %q\n[server]\nreuse_port = true\n[[route]]\nendpoints = [%q]\n", addr, ep))
+	var gs [2]*gateway
+	for i := range gs {
+		gs[i] = startGateway(t, "--config", conf, "--listen", addr, "--log-level", "debug")
+		gs[i].waitConnected(t, 0, ep)
+	}
+
+	plain := startProc(t, "nanogate-plain", gatewayBin, "--listen", addr, "--route", "/="+ep)
+	plain.waitFrom(t, 0, "a bind error", startTimeout, func(l string) bool {
+		return strings.Contains(l, "address already in use")
+	})
+
+	// Each request on a new connection: the kernel picks a gateway per
+	// connection, by a hash of its addresses.
+	c := &http.Client{Transport: &http.Transport{DisableKeepAlives: true}, Timeout: 10 * time.Second}
+	fetch := func(n int) {
+		t.Helper()
+		for range n {
+			resp, body := get(t, c, "http://"+addr+"/echo")
+			if resp.StatusCode != 200 || resp.Header.Get("X-Got-Method") != "GET" {
+				t.Fatalf("GET /echo: %d %q %v", resp.StatusCode, body, resp.Header)
+			}
+		}
+	}
+	fetch(40)
+	// A gateway logs a request before it answers, but its output reaches
+	// the test through a pipe.
+	pollUntil(5*time.Second, func() bool { return served(gs[0])+served(gs[1]) == 40 })
+	for i, g := range gs {
+		if n := served(g); n == 0 {
+			t.Errorf("gateway %d served none of 40 connections", i)
+		}
+	}
+
+	if err := gs[0].cmd.Process.Signal(syscall.SIGTERM); err != nil {
+		t.Fatal(err)
+	}
+	select {
+	case <-gs[0].done:
+	case <-time.After(10 * time.Second):
+		t.Fatal("first gateway still running 10s after SIGTERM")
+	}
+	before := served(gs[1])
+	fetch(20)
+	pollUntil(5*time.Second, func() bool { return served(gs[1])-before == 20 })
+	if n := served(gs[1]) - before; n != 20 {
+		t.Errorf("after the first gateway stopped, the second served %d of 20 requests", n)
+	}
+}
+
+// served counts the requests a gateway at debug level has logged.
+func served(g *gateway) int {
+	n := 0
+	for from := 0; ; n++ {
+		i, _, _ := g.out.find(from, func(l string) bool { return strings.Contains(l, " msg=request ") })
+		if i < 0 {
+			return n
+		}
+		from = i + 1
+	}
+}

@@ -10,7 +10,6 @@ import (
 	"fmt"
 	"io"
 	"log/slog"
-	"net"
 	"os"
 	"os/signal"
 	"regexp"
@@ -215,11 +214,12 @@ func serve(cfg *config.Config, log *slog.Logger) error {
 		MaxConns:       cfg.Server.MaxConns,
 		Logger:         log,
 	})
-	ln, err := net.Listen("tcp", cfg.Listen)
+	ln, err := listen(cfg.Listen, cfg.Server.ReusePort)
 	if err != nil {
 		return err
 	}
-	log.Info("nanogate listening", "addr", ln.Addr().String(), "routes", len(routes), "version", version())
+	log.Info("nanogate listening", "addr", ln.Addr().String(), "reuse_port", cfg.Server.ReusePort,
+		"routes", len(routes), "version", version())
 
 	served := make(chan error, 1)
 	go func() { served <- srv.Serve(ln) }()

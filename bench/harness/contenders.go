@@ -4,6 +4,7 @@ import (
 	"fmt"
 	"os"
 	"path/filepath"
+	"runtime"
 	"strconv"
 	"strings"
 	"time"
@@ -141,8 +142,21 @@ func startGateway(e *env, s *stack, z sizing, endpoints []string) error {
 	if err := os.WriteFile(conf, []byte(gatewayConfig(addr, z, endpoints)), 0o644); err != nil {
 		return err
 	}
-	if _, err := s.run("nanogate", []string{e.bins[binGateway], "--config", conf}); err != nil {
-		return err
+	// Past one process's open-file limit, several gateways share the
+	// address (reuse_port), as an operator would run them: with the
+	// processors shared out, as nginx's single-threaded workers are.
+	var env []string
+	if z.procs > 1 {
+		env = append(env, "GOMAXPROCS="+strconv.Itoa(max(1, runtime.NumCPU()/z.procs)))
+	}
+	for i := range max(1, z.procs) {
+		label := "nanogate"
+		if i > 0 {
+			label += strconv.Itoa(i + 1)
+		}
+		if _, err := s.run(label, []string{e.bins[binGateway], "--config", conf}, env...); err != nil {
+			return err
+		}
 	}
 	s.addr = addr
 	return nil
@@ -153,6 +167,9 @@ func startGateway(e *env, s *stack, z sizing, endpoints []string) error {
 func gatewayConfig(addr string, z sizing, endpoints []string) string {
 	var b strings.Builder
 	fmt.Fprintf(&b, "listen = %q\n\n[server]\n", addr)
+	if z.procs > 1 {
+		b.WriteString("reuse_port = true\n")
+	}
 	if z.idle > 0 {
 		// Room for the idle connections, the load beside them and the
 		// checks; idle ones must outlive the whole scenario.

@@ -20,7 +20,12 @@ import (
 	"time"
 )
 
-func main() { os.Exit(run()) }
+func main() {
+	if len(os.Args) > 1 && os.Args[1] == holdCmd {
+		os.Exit(holdMain(os.Args[2:]))
+	}
+	os.Exit(run())
+}
 
 // run returns the exit status; deferred cleanup (stop every process,
 // remove the temp dir) runs before main exits, on errors and on Ctrl-C.
@@ -165,7 +170,7 @@ func setup(maxIdle int) (int, error) {
 		logf("setrlimit(NOFILE, %d): %v; open-file limit is %d (hard limit)", limit, err, rl.Cur)
 	}
 	if need := uint64(maxIdle + idleFDMargin); rl.Cur < need {
-		logf("warning: open-file limit %d is below the %d the largest idle count needs; larger counts will be reported as failed", rl.Cur, need)
+		logf("open-file limit %d is below the %d the largest idle count needs: idle connections are held by several client processes, and served by several nanogate processes (reuse_port) or nginx workers", rl.Cur, need)
 	}
 	const prSetChildSubreaper = 36
 	if _, _, errno := syscall.RawSyscall(syscall.SYS_PRCTL, prSetChildSubreaper, 1, 0); errno != 0 {

@@ -146,12 +146,12 @@ func idleMarkdown(r report, o idleOpts) string {
 	fmt.Fprintf(&b, "## idle: keep-alive connections held open, then GET /hello at %d conns beside them\n\n", idleLoadConns)
 	fmt.Fprintf(&b, "%s, load %v, wrk -t2.  \nMachine: %s.  \nCommand: `%s`\n\n",
 		r.Started.Format("2006-01-02 15:04"), o.load, r.Machine, r.Command)
-	b.WriteString("| contender | idle conns | held | open errors | RSS before MiB | RSS held MiB | KiB/conn | still open after load | req/s under load | p99 ms | socket errors | non-2xx |\n")
-	b.WriteString("| --- | --: | --: | --: | --: | --: | --: | --: | --: | --: | --: | --: |\n")
+	b.WriteString("| contender | idle conns | front processes | held | open errors | RSS before MiB | RSS held MiB | KiB/conn | still open after load | req/s under load | p99 ms | socket errors | non-2xx |\n")
+	b.WriteString("| --- | --: | --: | --: | --: | --: | --: | --: | --: | --: | --: | --: | --: |\n")
 	var notes []string
 	for _, x := range r.Idle {
 		if x.Status != statusOK {
-			fmt.Fprintf(&b, "| %s | %d | **FAILED**: %s | | | | | | | | | |\n", x.Name, x.Target, cell(x.Reason, 300))
+			fmt.Fprintf(&b, "| %s | %d | %d | **FAILED**: %s | | | | | | | | | |\n", x.Name, x.Target, x.Procs, cell(x.Reason, 300))
 			continue
 		}
 		rps, p99 := fmtNum(metric(x.Load.RPS), 0), fmtNum(metric(x.Load.P99ms), 2)
@@ -162,8 +162,8 @@ func idleMarkdown(r report, o idleOpts) string {
 		if x.FirstErr != "" {
 			notes = append(notes, fmt.Sprintf("%s at %d: %d opens failed, first: %s", x.Name, x.Target, x.DialErrors, cell(x.FirstErr, 200)))
 		}
-		fmt.Fprintf(&b, "| %s | %d | %d | %d | %.1f | %.1f | %s | %d | %s | %s | %d | %d |\n",
-			x.Name, x.Target, x.Held, x.DialErrors, float64(x.Before.RSSKiB)/1024, float64(x.During.RSSKiB)/1024,
+		fmt.Fprintf(&b, "| %s | %d | %d | %d | %d | %.1f | %.1f | %s | %d | %s | %s | %d | %d |\n",
+			x.Name, x.Target, x.Procs, x.Held, x.DialErrors, float64(x.Before.RSSKiB)/1024, float64(x.During.RSSKiB)/1024,
 			fmtNum(x.KiBPerConn, 2), x.StillOpen, rps, p99, x.Load.SocketErrs, x.Load.Non2xx)
 	}
 	if len(notes) > 0 {
@@ -179,6 +179,13 @@ func idleMarkdown(r report, o idleOpts) string {
 	writeLogLines(&b, logs)
 	b.WriteString("\nKiB/conn = (RSS held − RSS before) / held, over every process of the contender " +
 		"(nanogate + its worker; nginx master + workers + fasthttp upstream). Kernel socket memory is not in RSS.\n")
+	if o.fdLimit > 0 {
+		fmt.Fprintf(&b, "\nThe open-file limit was %d per process. Past %d connections, "+
+			"the client side is held by several harness processes, and the contender runs several front processes "+
+			"sharing the address, the kernel spreading connections over them (nanogate: `reuse_port = true`, "+
+			"GOMAXPROCS = processors / processes; nginx: more workers, `listen … reuseport`).\n",
+			o.fdLimit, o.fdLimit-idleFDMargin)
+	}
 	return b.String()
 }
 

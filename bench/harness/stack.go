@@ -23,6 +23,7 @@ type stack struct {
 type sizing struct {
 	maxConns int // most concurrent client connections a load run opens
 	idle     int // idle connections to hold (idle scenario), 0 otherwise
+	procs    int // front processes sharing the address (idle past the fd limit); 0 or 1: one
 }
 
 func newStack(root, name string) (*stack, error) {

@@ -5,6 +5,8 @@ import (
 	"fmt"
 	"os"
 	"path/filepath"
+	"runtime"
+	"strconv"
 	"strings"
 	"text/template"
 )
@@ -15,7 +17,7 @@ import (
 // neither fasthttp nor nanogate does).
 var nginxConf = template.Must(template.New("nginx").Parse(`daemon off;
 master_process on;
-worker_processes auto;
+worker_processes {{.Workers}};
 worker_rlimit_nofile {{.NoFile}};
 pid {{.Dir}}/nginx.pid;
 error_log {{.Dir}}/error.log warn;
@@ -37,7 +39,7 @@ http {
         keepalive_requests 1000000;
     }
     server {
-        listen {{.Addr}} backlog=4096;
+        listen {{.Addr}} backlog=4096{{if .ReusePort}} reuseport{{end}};
         location / {
             proxy_pass http://backend;
             proxy_http_version 1.1;
@@ -70,6 +72,13 @@ func startNginx(e *env, s *stack, z sizing) error {
 	data := map[string]any{
 		"Dir": s.dir, "Addr": addr, "Upstream": up,
 		"WorkerConns": wc, "NoFile": nofile, "KeepAlive": "75s",
+		"Workers": "auto", "ReusePort": false,
+	}
+	if z.procs > 1 {
+		// Past one process's open-file limit: more workers, each with
+		// its own listening socket, so that the kernel spreads the
+		// connections over them as it does over nanogate's processes.
+		data["Workers"], data["ReusePort"] = strconv.Itoa(max(z.procs, runtime.NumCPU())), true
 	}
 	if z.idle > 0 {
 		data["KeepAlive"] = "3600s"

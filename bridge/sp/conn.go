@@ -16,6 +16,15 @@ const readBufferSize = 64 << 10
 // message does not pin its size for the life of the connection.
 const maxSpare = 1 << 20
 
+// maxQueued is the most a batch holds before senders wait for the writer
+// to take it. Without a bound, a worker answering 256 requests of 16 KiB
+// each while the socket was full grew its batch to megabytes by append,
+// past maxSpare, so every batch was a fresh allocation: copies, page faults
+// and garbage collection took 60% of its CPU (bench/harness --scenario big).
+// Half of maxSpare, so that a full batch plus one message, grown by
+// append, is still kept for reuse.
+const maxQueued = maxSpare / 2
+
 // writeTimeout closes a connection whose peer stopped reading: its
 // requests fail instead of piling up behind a write that never ends.
 const writeTimeout = 30 * time.Second
@@ -34,7 +43,8 @@ type conn struct {
 	// carries many messages; on an idle one the yield returns at once.
 	mu      sync.Mutex
 	out     []byte
-	err     error // first write error; the connection is closed then
+	room    sync.Cond // on mu: out was taken, or err was set
+	err     error     // first write error; the connection is closed then
 	kick    chan struct{}
 	flushed chan struct{} // closed when the writer has ended
 
@@ -61,15 +71,20 @@ func newConn(nc net.Conn, ipc bool, maxRecv int) *conn {
 		kick: make(chan struct{}, 1), flushed: make(chan struct{}),
 	}
 	c.fr = frameReader{r: c.br, ipc: ipc, max: maxRecv}
+	c.room.L = &c.mu
 	go c.writeLoop()
 	return c
 }
 
-// send queues one message for the writer. It reports errDead when the
-// connection had already failed, so that nothing was sent; a failure after
-// that closes the connection, and its reader's end tells the rest.
+// send queues one message for the writer, first waiting while the batch
+// is full. It reports errDead when the connection had already failed, so
+// that nothing was sent; a failure after that closes the connection, and
+// its reader's end tells the rest.
 func (c *conn) send(hdr, body []byte) error {
 	c.mu.Lock()
+	for len(c.out) >= maxQueued && c.err == nil {
+		c.room.Wait()
+	}
 	if c.err != nil {
 		c.mu.Unlock()
 		return errDead
@@ -96,6 +111,7 @@ func (c *conn) writeLoop() {
 			c.mu.Lock()
 			buf := c.out
 			c.out, spare = spare[:0], nil
+			c.room.Broadcast()
 			c.mu.Unlock()
 			if len(buf) == 0 {
 				spare = buf
@@ -110,6 +126,7 @@ func (c *conn) writeLoop() {
 			if _, err := c.nc.Write(buf); err != nil {
 				c.mu.Lock()
 				c.err = err
+				c.room.Broadcast()
 				c.mu.Unlock()
 				c.close()
 				return
@@ -133,6 +150,7 @@ func (c *conn) close() {
 		if c.err == nil {
 			c.err = ErrClosed
 		}
+		c.room.Broadcast()
 		c.mu.Unlock()
 		c.wake()
 	}

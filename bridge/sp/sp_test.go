@@ -1,9 +1,11 @@
 package sp
 
 import (
+	"bufio"
 	"bytes"
 	"context"
 	"fmt"
+	"io"
 	"log/slog"
 	"net"
 	"os"
@@ -496,5 +498,88 @@ func TestServerWorkers(t *testing.T) {
 	// Work after the pool emptied starts new workers.
 	if got, err := c.RoundTrip(nil, []byte("again")); err != nil || string(got) != "re:again" {
 		t.Fatalf("after retirement: %q, %v", got, err)
+	}
+}
+
+// A batch stops growing at maxQueued while the peer does not read: senders
+// wait for the writer instead of growing the buffer without end, every
+// message still arrives in order once the peer reads, and closing the
+// connection releases the senders still waiting.
+func TestBatchBound(t *testing.T) {
+	const size, n = 64 << 10, 40 // 2.5 MiB in all, five times maxQueued
+	a, b := net.Pipe()           // a write blocks until the peer reads it
+	c := newConn(a, false, 1<<20)
+	defer c.close()
+	var sent atomic.Int32
+	errs := make(chan error, n)
+	go func() {
+		for i := range n {
+			body := bytes.Repeat([]byte{byte(i)}, size)
+			err := c.send([]byte{0, 0, 0, byte(i)}, body)
+			errs <- err
+			if err != nil {
+				return
+			}
+			sent.Add(1)
+		}
+	}()
+	// Wait until the sender is stuck: the writer holds one batch, the
+	// queue holds maxQueued and one more message, the sender waits.
+	last := int32(-1)
+	for s := sent.Load(); s != last; s = sent.Load() {
+		last = s
+		time.Sleep(100 * time.Millisecond)
+	}
+	if limit := int32(2*(maxQueued/size+1) + 1); last > limit || last == n {
+		t.Fatalf("%d of %d messages queued with nobody reading, want at most %d", last, n, limit)
+	}
+	c.mu.Lock()
+	queued := len(c.out)
+	c.mu.Unlock()
+	if queued > maxQueued+size+16 {
+		t.Errorf("batch holds %d bytes, want at most maxQueued (%d) and one message", queued, maxQueued)
+	}
+
+	br := bufio.NewReader(b)
+	fr := frameReader{r: br, max: 1 << 20}
+	for i := range n {
+		m, err := fr.next()
+		if err != nil || m != 4+size {
+			t.Fatalf("message %d: size %d, %v", i, m, err)
+		}
+		msg := make([]byte, m)
+		if _, err := io.ReadFull(br, msg); err != nil {
+			t.Fatal(err)
+		}
+		if msg[3] != byte(i) || msg[4+size-1] != byte(i) {
+			t.Fatalf("message %d arrived as %d", i, msg[3])
+		}
+	}
+	for range n {
+		if err := <-errs; err != nil {
+			t.Fatal(err)
+		}
+	}
+
+	// Fill the queue again, then close: the waiting sender gets errDead.
+	done := make(chan error, 1)
+	go func() {
+		body := make([]byte, size)
+		for {
+			if err := c.send([]byte{1, 2, 3, 4}, body); err != nil {
+				done <- err
+				return
+			}
+		}
+	}()
+	time.Sleep(100 * time.Millisecond)
+	c.close()
+	select {
+	case err := <-done:
+		if err != errDead {
+			t.Errorf("send after close: %v, want errDead", err)
+		}
+	case <-time.After(5 * time.Second):
+		t.Fatal("a sender waiting for room was not released by close")
 	}
 }

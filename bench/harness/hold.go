@@ -109,22 +109,25 @@ func startHolders(ctx context.Context, addr string, shares []int) (holders, hold
 	if err != nil {
 		return nil, holdReport{}, err
 	}
-	var hs holders
+	// Each holder dials from source addresses of its own.
+	firsts := make([]int, len(shares))
+	next, perSource := 2, portsPerSource() // 127.0.0.1 is wrk's
+	for i, n := range shares {
+		firsts[i] = next
+		next += (n + perSource - 1) / perSource
+	}
 	var sum holdReport
-	first := 2 // 127.0.0.1 is wrk's
-	perSource := portsPerSource()
-	for _, n := range shares {
-		h, err := startHolder(self, addr, n, first)
+	if next > 255 {
+		return nil, sum, fmt.Errorf("%d source addresses needed, 127.0.0.2-254 available", next-2)
+	}
+	var hs holders
+	for i, n := range shares {
+		h, err := startHolder(self, addr, n, firsts[i])
 		if err != nil {
 			hs.stop()
 			return nil, sum, err
 		}
 		hs = append(hs, h)
-		first += (n + perSource - 1) / perSource
-	}
-	if first > 255 {
-		hs.stop()
-		return nil, sum, fmt.Errorf("%d source addresses needed, 127.0.0.2-254 available", first-2)
 	}
 	reports, err := hs.ask(ctx, "")
 	if err != nil {

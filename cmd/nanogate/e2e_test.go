@@ -688,3 +688,19 @@ func served(g *gateway) int {
 		from = i + 1
 	}
 }
+
+func TestResetsQueued(t *testing.T) {
+	dir := t.TempDir()
+	for content, want := range map[string]bool{"0\n": true, "1\n": false, "": true} {
+		path := filepath.Join(dir, "migrate")
+		if err := os.WriteFile(path, []byte(content), 0o644); err != nil {
+			t.Fatal(err)
+		}
+		if got := resetsQueued(path); got != want {
+			t.Errorf("sysctl %q: resetsQueued = %v, want %v", content, got, want)
+		}
+	}
+	if !resetsQueued(filepath.Join(dir, "missing")) {
+		t.Error("a kernel without the sysctl does not reset queued connections?")
+	}
+}

@@ -4,6 +4,8 @@ import (
 	"context"
 	"errors"
 	"net"
+	"os"
+	"strings"
 	"syscall"
 
 	"golang.org/x/sys/unix"
@@ -25,4 +27,18 @@ func listen(addr string, reusePort bool) (net.Listener, error) {
 		}
 	}
 	return lc.Listen(context.Background(), "tcp", addr)
+}
+
+// migrateSysctl hands the connections queued on a closing SO_REUSEPORT
+// listener to the other listeners of its address (Linux 5.14+), instead of
+// resetting them.
+const migrateSysctl = "/proc/sys/net/ipv4/tcp_migrate_req"
+
+// resetsQueued reports whether connections still queued on a gateway that
+// stops are reset rather than handed to the others sharing its address:
+// the sysctl at path is off. Missing (older kernels, other systems): they
+// are reset too.
+func resetsQueued(path string) bool {
+	b, err := os.ReadFile(path)
+	return err != nil || strings.TrimSpace(string(b)) != "1"
 }

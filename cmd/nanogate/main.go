@@ -220,6 +220,10 @@ func serve(cfg *config.Config, log *slog.Logger) error {
 	}
 	log.Info("nanogate listening", "addr", ln.Addr().String(), "reuse_port", cfg.Server.ReusePort,
 		"routes", len(routes), "version", version())
+	if cfg.Server.ReusePort && resetsQueued(migrateSysctl) {
+		log.Info("when this gateway stops, connections still in its accept queue are reset, not handed to "+
+			"the others on its address; sysctl net.ipv4.tcp_migrate_req=1 hands them over", "addr", cfg.Listen)
+	}
 
 	served := make(chan error, 1)
 	go func() { served <- srv.Serve(ln) }()

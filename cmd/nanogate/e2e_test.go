@@ -511,6 +511,9 @@ func TestCheck(t *testing.T) {
 	t.Run("good", func(t *testing.T) {
 		path := writeFile(t, "good.toml", `listen = "127.0.0.1:9999"
 
+[server]
+reuse_port = true
+
 [[route]]
 name = "api"
 path = "/api/"
@@ -535,7 +538,7 @@ endpoints = ["ipc:///tmp/ng-check-static.sock"]
 			`(?m)^api\s+\*\s+/api/\s+5s\s+64\s+ipc:///tmp/ng-check-api\.sock\s+dial\s+0\s*$`,
 			`(?m)^\s+tcp://127\.0\.0\.1:5555\s+listen\s+1\s*$`,
 			`(?m)^static\.example\.com/\s+static\.example\.com\s+/\s+30s\s+64\s+ipc:///tmp/ng-check-static\.sock\s+dial\s+0\s*$`,
-			`127\.0\.0\.1:9999`,
+			`ok, listen 127\.0\.0\.1:9999 \(reuse_port: shared with other nanogate processes\)\n`,
 		} {
 			if !regexp.MustCompile(re).MatchString(stdout) {
 				t.Errorf("stdout does not match %s:\n%s", re, stdout)

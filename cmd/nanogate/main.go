@@ -161,7 +161,11 @@ func check(args []string, stdout, stderr io.Writer) int {
 		fmt.Fprintln(stderr, err)
 		return exitConfig
 	}
-	fmt.Fprintf(stdout, "%s: ok, listen %s\n", args[0], cfg.Listen)
+	reuse := ""
+	if cfg.Server.ReusePort {
+		reuse = " (reuse_port: shared with other nanogate processes)"
+	}
+	fmt.Fprintf(stdout, "%s: ok, listen %s%s\n", args[0], cfg.Listen, reuse)
 	if err := cfg.WriteRoutes(stdout); err != nil {
 		fmt.Fprintln(stderr, err)
 		return exitFail

@@ -112,17 +112,12 @@ func loadMarkdown(r report, sc scenario, o loadOpts) string {
 				s.Name, s.Conns, s.Rounds-s.OK, s.Rounds, cell(s.FirstErr, 300)))
 		}
 	}
-	if len(notes) > 0 {
-		b.WriteString("\nFailed rounds:\n\n")
-		for _, n := range notes {
-			b.WriteString("- " + n + "\n")
-		}
-	}
+	writeList(&b, "Failed rounds:", notes)
 	var logs []string
 	for _, cr := range r.Contenders {
 		logs = append(logs, logLines(cr.Name, cr.Logs)...)
 	}
-	writeLogLines(&b, logs)
+	writeList(&b, "Warnings and errors in the contenders' logs (all in the JSON):", logs)
 	b.WriteString("\nRSS, PSS and CPU cover every process of the contender: gateway and workers, or proxy " +
 		"(master and children) and its fasthttp upstream, sampled at the end of each run. RSS sums VmRSS, " +
 		"so pages shared by forked children count once per child; PSS splits them. " +
@@ -166,17 +161,12 @@ func idleMarkdown(r report, o idleOpts) string {
 			x.Name, x.Target, x.Procs, x.Held, x.DialErrors, float64(x.Before.RSSKiB)/1024, float64(x.During.RSSKiB)/1024,
 			fmtNum(x.KiBPerConn, 2), x.StillOpen, rps, p99, x.Load.SocketErrs, x.Load.Non2xx)
 	}
-	if len(notes) > 0 {
-		b.WriteString("\nProblems:\n\n")
-		for _, n := range notes {
-			b.WriteString("- " + n + "\n")
-		}
-	}
+	writeList(&b, "Problems:", notes)
 	var logs []string
 	for _, x := range r.Idle {
 		logs = append(logs, logLines(fmt.Sprintf("%s at %d", x.Name, x.Target), x.Logs)...)
 	}
-	writeLogLines(&b, logs)
+	writeList(&b, "Warnings and errors in the contenders' logs (all in the JSON):", logs)
 	b.WriteString("\nKiB/conn = (RSS held − RSS before) / held, over every process of the contender " +
 		"(nanogate + its worker; nginx master + workers + fasthttp upstream). Kernel socket memory is not in RSS.\n")
 	if o.fdLimit > 0 {
@@ -199,13 +189,15 @@ func logLines(who string, notes []logNote) []string {
 	return out
 }
 
-func writeLogLines(b *strings.Builder, lines []string) {
-	if len(lines) == 0 {
+// writeList writes a heading and a bulleted list, or nothing when the
+// list is empty.
+func writeList(b *strings.Builder, heading string, items []string) {
+	if len(items) == 0 {
 		return
 	}
-	b.WriteString("\nWarnings and errors in the contenders' logs (all in the JSON):\n\n")
-	for _, l := range lines {
-		b.WriteString("- " + l + "\n")
+	b.WriteString("\n" + heading + "\n\n")
+	for _, it := range items {
+		b.WriteString("- " + it + "\n")
 	}
 }
 

@@ -147,14 +147,7 @@ func loadChart(r report, conns []int) chart {
 	p99 := panel{title: "p99 latency, ms (lower is better)", digits: 2}
 	idx := map[string]int{}
 	for _, s := range r.Summary {
-		gi, ok := idx[s.Name]
-		if !ok {
-			gi = len(c.groups)
-			idx[s.Name] = gi
-			c.groups = append(c.groups, s.Name)
-			rps.values = append(rps.values, nanRow(len(conns)))
-			p99.values = append(p99.values, nanRow(len(conns)))
-		}
+		gi := c.group(idx, s.Name, len(conns), &rps, &p99)
 		for si, n := range conns {
 			if n == s.Conns && s.Status == statusOK {
 				rps.values[gi][si], p99.values[gi][si] = float64(s.RPS), float64(s.P99ms)
@@ -175,14 +168,7 @@ func idleChart(r report, counts []int) chart {
 	rps := panel{title: fmt.Sprintf("requests/s at %d conns beside them (higher is better)", idleLoadConns), digits: 0}
 	idx := map[string]int{}
 	for _, x := range r.Idle {
-		gi, ok := idx[x.Name]
-		if !ok {
-			gi = len(c.groups)
-			idx[x.Name] = gi
-			c.groups = append(c.groups, x.Name)
-			mem.values = append(mem.values, nanRow(len(counts)))
-			rps.values = append(rps.values, nanRow(len(counts)))
-		}
+		gi := c.group(idx, x.Name, len(counts), &mem, &rps)
 		for si, n := range counts {
 			if n != x.Target || x.Status != statusOK {
 				continue
@@ -195,6 +181,21 @@ func idleChart(r report, counts []int) chart {
 	}
 	c.panels = []panel{mem, rps}
 	return c
+}
+
+// group returns the index of the group called name, adding it (with a row
+// of n missing values in each panel) the first time; idx remembers them.
+func (c *chart) group(idx map[string]int, name string, n int, panels ...*panel) int {
+	gi, ok := idx[name]
+	if !ok {
+		gi = len(c.groups)
+		idx[name] = gi
+		c.groups = append(c.groups, name)
+		for _, p := range panels {
+			p.values = append(p.values, nanRow(n))
+		}
+	}
+	return gi
 }
 
 func nanRow(n int) []float64 {

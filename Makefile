@@ -62,7 +62,7 @@ fuzz:
 	$(GO) test ./session -run '^$$' -fuzz FuzzParseResponse -fuzztime $(FUZZTIME)
 	$(GO) test ./session -run '^$$' -fuzz FuzzAppendRequest -fuzztime $(FUZZTIME)
 	$(GO) test ./config -run '^$$' -fuzz FuzzParse -fuzztime $(FUZZTIME)
-	$(GO) test ./bridge/sp -run '^$$' -fuzz FuzzFrames -fuzztime $(FUZZTIME)
+	$(GO) test ./internal/sp -run '^$$' -fuzz FuzzFrames -fuzztime $(FUZZTIME)
 	$(GO) test ./session -run '^$$' -fuzz FuzzFieldOf -fuzztime $(FUZZTIME)
 	$(GO) test ./backend-sdk/go -run '^$$' -fuzz '^FuzzParseRequest$$' -fuzztime $(FUZZTIME)
 	$(GO) test ./backend-sdk/go -run '^$$' -fuzz '^FuzzHandle$$' -fuzztime $(FUZZTIME)

@@ -4,7 +4,7 @@ import (
 	"log/slog"
 	"testing"
 
-	"github.com/nanogate/nanogate/bridge/sp"
+	"github.com/nanogate/nanogate/internal/sp"
 )
 
 const benchReply = "HTTP/1.1 200 OK\r\nContent-Type: text/plain\r\nContent-Length: 11\r\n\r\nhello world"

@@ -6,7 +6,7 @@ import (
 	"sync/atomic"
 	"time"
 
-	"github.com/nanogate/nanogate/bridge/sp"
+	"github.com/nanogate/nanogate/internal/sp"
 	"go.nanomsg.org/mangos/v3"
 	"go.nanomsg.org/mangos/v3/protocol/req"
 	// Register every transport an endpoint URL may name: ipc, tcp, tls+tcp,

@@ -9,7 +9,7 @@ import (
 	"testing"
 	"time"
 
-	"github.com/nanogate/nanogate/bridge/sp"
+	"github.com/nanogate/nanogate/internal/sp"
 )
 
 // BenchmarkServeIPC is the worker's whole per-request cost as the gateway

@@ -1,0 +1,343 @@
+package sp
+
+import (
+	"errors"
+	"fmt"
+	"io"
+	"log/slog"
+	"net"
+	"slices"
+	"sync"
+	"sync/atomic"
+	"time"
+)
+
+// Protocol numbers of the pipeline pattern (nanomsg's PUSH and PULL, which
+// nanomsg calls PUSH/PULL and NNG push0/pull0). A pipeline message carries
+// no header: the payload is the body.
+const (
+	ProtoPush uint16 = 0x50
+	ProtoPull uint16 = 0x51
+)
+
+// LinkConfig names one address of a pipeline socket.
+type LinkConfig struct {
+	URL         string       // tcp://host:port or ipc:///path
+	Listen      bool         // bind and accept peers; zero: dial one peer and keep redialling it
+	MaxRecvSize int          // Pull: larger messages close the connection; zero: 64 MiB
+	Logger      *slog.Logger // zero: slog.Default()
+}
+
+// linker dials (and redials) or accepts the connections of one address,
+// handshakes, and runs serve on each until it fails or the linker closes.
+type linker struct {
+	cfg        LinkConfig
+	addr       Addr
+	self, peer uint16
+	serve      func(*conn)
+	ln         net.Listener
+	stop       chan struct{}
+	wg         sync.WaitGroup
+	mu         sync.Mutex
+	conns      map[*conn]struct{}
+}
+
+func newLinker(cfg LinkConfig, self, peer uint16, serve func(*conn)) (*linker, error) {
+	a, err := addrOf(cfg.URL)
+	if err != nil {
+		return nil, err
+	}
+	if cfg.MaxRecvSize <= 0 {
+		cfg.MaxRecvSize = 64 << 20
+	}
+	if cfg.Logger == nil {
+		cfg.Logger = slog.Default()
+	}
+	l := &linker{cfg: cfg, addr: a, self: self, peer: peer, serve: serve,
+		stop: make(chan struct{}), conns: make(map[*conn]struct{})}
+	if cfg.Listen {
+		if l.ln, err = listen(a); err != nil {
+			return nil, fmt.Errorf("sp: listen %s: %w", cfg.URL, err)
+		}
+	}
+	return l, nil
+}
+
+// start begins accepting or dialling; the owner of serve is set up by now.
+func (l *linker) start() {
+	l.wg.Add(1)
+	if l.ln != nil {
+		go l.acceptLoop()
+	} else {
+		go l.dialLoop()
+	}
+}
+
+func (l *linker) dialLoop() {
+	defer l.wg.Done()
+	wait := redialMin
+	for {
+		nc, err := net.DialTimeout(l.addr.Network, l.addr.Address, handshakeTimeout)
+		if err == nil {
+			wait = redialMin
+			l.run(nc)
+		}
+		t := time.NewTimer(wait)
+		select {
+		case <-l.stop:
+			t.Stop()
+			return
+		case <-t.C:
+		}
+		if err != nil {
+			wait = min(2*wait, redialMax)
+		}
+	}
+}
+
+func (l *linker) acceptLoop() {
+	defer l.wg.Done()
+	for {
+		nc, err := l.ln.Accept()
+		if err != nil {
+			select {
+			case <-l.stop:
+				return
+			default:
+			}
+			l.cfg.Logger.Warn("accept failed", "url", l.cfg.URL, "err", err)
+			time.Sleep(redialMin)
+			continue
+		}
+		l.wg.Add(1)
+		go func() {
+			defer l.wg.Done()
+			l.run(nc)
+		}()
+	}
+}
+
+// run handshakes nc and serves it; the connection is closed when serve
+// returns.
+func (l *linker) run(nc net.Conn) {
+	if err := handshake(nc, l.self, l.peer); err != nil {
+		nc.Close()
+		l.cfg.Logger.Warn("handshake failed", "url", l.cfg.URL, "err", err)
+		return
+	}
+	cn := newConn(nc, l.addr.IPC, l.cfg.MaxRecvSize)
+	l.mu.Lock()
+	select {
+	case <-l.stop:
+		l.mu.Unlock()
+		cn.close()
+		<-cn.flushed
+		return
+	default:
+	}
+	l.conns[cn] = struct{}{}
+	l.mu.Unlock()
+	l.serve(cn)
+	l.mu.Lock()
+	delete(l.conns, cn)
+	l.mu.Unlock()
+	cn.close()
+	<-cn.flushed
+}
+
+// close stops dialling or accepting, closes every connection and waits for
+// the goroutines.
+func (l *linker) close() {
+	l.mu.Lock()
+	select {
+	case <-l.stop:
+		l.mu.Unlock()
+		return
+	default:
+	}
+	close(l.stop)
+	if l.ln != nil {
+		l.ln.Close()
+	}
+	for cn := range l.conns {
+		cn.close()
+	}
+	l.mu.Unlock()
+	l.wg.Wait()
+}
+
+// Push is the sending end of a pipeline: it sends messages to PULL peers,
+// and lets its caller choose the peer, so that every message of one session
+// reaches the worker that took the session (a stock PUSH socket would
+// round-robin them).
+type Push struct {
+	l     *linker
+	log   *slog.Logger
+	mu    sync.Mutex
+	peers atomic.Pointer[[]*Peer] // copy on write: Pick reads without a lock
+	next  atomic.Uint32
+}
+
+// Peer is one connected PULL peer of a Push.
+type Peer struct {
+	c    *conn
+	done chan struct{} // closed when the connection has ended
+	load atomic.Int32  // sessions the caller pinned here
+}
+
+// NewPush starts dialling (or listening); peers connect in the background.
+func NewPush(cfg LinkConfig) (*Push, error) {
+	p := &Push{log: cfg.Logger}
+	if p.log == nil {
+		p.log = slog.Default()
+	}
+	p.peers.Store(&[]*Peer{})
+	l, err := newLinker(cfg, ProtoPush, ProtoPull, p.serve)
+	if err != nil {
+		return nil, err
+	}
+	p.l = l
+	l.start()
+	return p, nil
+}
+
+// serve lists the peer while its connection lives. A PULL peer sends
+// nothing, so the read only waits for the connection to end.
+func (p *Push) serve(cn *conn) {
+	peer := &Peer{c: cn, done: make(chan struct{})}
+	p.mu.Lock()
+	list := append(slices.Clone(*p.peers.Load()), peer)
+	p.peers.Store(&list)
+	p.mu.Unlock()
+	p.log.Info("worker connected", "url", p.l.cfg.URL, "remote", cn.nc.RemoteAddr().String(), "workers", len(list))
+
+	_, err := cn.br.Discard(1)
+	cn.close()
+	p.mu.Lock()
+	list = slices.DeleteFunc(slices.Clone(*p.peers.Load()), func(x *Peer) bool { return x == peer })
+	p.peers.Store(&list)
+	p.mu.Unlock()
+	close(peer.done)
+	if err == nil {
+		err = ErrBadFrame // a PULL peer must not send
+	}
+	select {
+	case <-p.l.stop:
+	default:
+		p.log.Warn("worker disconnected", "url", p.l.cfg.URL, "err", err, "workers", len(list))
+	}
+}
+
+// Pick returns the connected peer with the fewest pinned sessions, or nil.
+func (p *Push) Pick() *Peer {
+	list := *p.peers.Load()
+	var best *Peer
+	start := int(p.next.Add(1))
+	for i := range list {
+		pe := list[(start+i)%len(list)]
+		if best == nil || pe.load.Load() < best.load.Load() {
+			best = pe
+		}
+	}
+	return best
+}
+
+// Peers is the number of connected peers.
+func (p *Push) Peers() int { return len(*p.peers.Load()) }
+
+// Close stops dialling or listening and closes every connection.
+func (p *Push) Close() error {
+	p.l.close()
+	return nil
+}
+
+// Send queues hdr and body as one message. It fails with ErrLost when the
+// connection has ended, and the message was not sent.
+func (pe *Peer) Send(hdr, body []byte) error {
+	if err := pe.c.send(hdr, body); err != nil {
+		return ErrLost
+	}
+	return nil
+}
+
+// Done is closed when the peer's connection has ended.
+func (pe *Peer) Done() <-chan struct{} { return pe.done }
+
+// Pin counts a session on the peer (delta 1) or releases it (-1), for Pick.
+func (pe *Peer) Pin(delta int32) { pe.load.Add(delta) }
+
+// Pull is the receiving end of a pipeline: it takes messages from every
+// PUSH peer that connects (or from the one it dials) and hands each to a
+// function, on the goroutine that reads that peer's connection.
+type Pull struct {
+	l      *linker
+	handle func(msg []byte)
+}
+
+// NewPull starts listening (or dialling); handle gets each message, which
+// is valid only during the call. handle may be called from several
+// goroutines at once, one per connected peer; while it runs, that peer's
+// connection is not read, so a slow handle pushes back on its sender.
+func NewPull(cfg LinkConfig, handle func(msg []byte)) (*Pull, error) {
+	p := &Pull{handle: handle}
+	l, err := newLinker(cfg, ProtoPull, ProtoPush, p.serve)
+	if err != nil {
+		return nil, err
+	}
+	p.l = l
+	l.start()
+	return p, nil
+}
+
+// maxKept bounds the read buffer kept between messages.
+const maxKept = 1 << 20
+
+func (p *Pull) serve(cn *conn) {
+	var buf []byte
+	for {
+		size, err := cn.fr.next()
+		if err == nil {
+			if cap(buf) < size {
+				buf = make([]byte, size)
+			}
+			buf = buf[:size]
+			_, err = io.ReadFull(cn.br, buf)
+		}
+		if err != nil {
+			select {
+			case <-p.l.stop:
+			default:
+				if !errors.Is(err, io.EOF) {
+					p.l.cfg.Logger.Warn("pull connection failed", "url", p.l.cfg.URL, "err", err)
+				}
+			}
+			return
+		}
+		p.handle(buf)
+		if cap(buf) > maxKept {
+			buf = nil
+		}
+	}
+}
+
+// Close stops listening or dialling, closes every connection and waits for
+// the readers, so that handle is not called after Close returns.
+func (p *Pull) Close() error {
+	p.l.close()
+	return nil
+}
+
+// Addr is the bound address of a listening Pull or Push (useful with port
+// 0), or "".
+func (l *linker) boundAddr() string {
+	if l.ln == nil {
+		return ""
+	}
+	return l.ln.Addr().String()
+}
+
+// Addr is the address a listening Pull is bound to, or "".
+func (p *Pull) Addr() string { return p.l.boundAddr() }
+
+// Addr is the address a listening Push is bound to, or "".
+func (p *Push) Addr() string { return p.l.boundAddr() }

@@ -1,0 +1,254 @@
+package sp
+
+import (
+	"bytes"
+	"context"
+	"fmt"
+	"io"
+	"os/exec"
+	"sync"
+	"testing"
+	"time"
+
+	"go.nanomsg.org/mangos/v3/protocol/pull"
+	"go.nanomsg.org/mangos/v3/protocol/push"
+)
+
+// collector gathers what a Pull receives and signals each arrival.
+type collector struct {
+	mu   sync.Mutex
+	msgs []string
+	got  chan struct{}
+}
+
+func newCollector() *collector { return &collector{got: make(chan struct{}, 1024)} }
+
+func (c *collector) handle(msg []byte) {
+	c.mu.Lock()
+	c.msgs = append(c.msgs, string(msg))
+	c.mu.Unlock()
+	c.got <- struct{}{}
+}
+
+func (c *collector) wait(t *testing.T, n int) []string {
+	t.Helper()
+	timeout := time.After(10 * time.Second)
+	for i := 0; i < n; i++ {
+		select {
+		case <-c.got:
+		case <-timeout:
+			t.Fatalf("received %d messages, want %d", i, n)
+		}
+	}
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	return append([]string(nil), c.msgs...)
+}
+
+func newPull(t *testing.T, cfg LinkConfig, h func([]byte)) *Pull {
+	t.Helper()
+	cfg.Logger = quiet
+	p, err := NewPull(cfg, h)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { p.Close() })
+	return p
+}
+
+func newPush(t *testing.T, cfg LinkConfig) *Push {
+	t.Helper()
+	cfg.Logger = quiet
+	p, err := NewPush(cfg)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { p.Close() })
+	return p
+}
+
+func waitPushPeers(t *testing.T, p *Push, n int) {
+	t.Helper()
+	deadline := time.Now().Add(5 * time.Second)
+	for p.Peers() != n {
+		if time.Now().After(deadline) {
+			t.Fatalf("%d peers, want %d", p.Peers(), n)
+		}
+		time.Sleep(2 * time.Millisecond)
+	}
+}
+
+// TestPipeline: our Push and Pull, either side binding, over ipc and tcp;
+// order is kept on one connection, header and body are one message.
+func TestPipeline(t *testing.T) {
+	for name, url := range urls(t) {
+		for _, pullListens := range []bool{true, false} {
+			t.Run(fmt.Sprintf("%s-pull-listens-%v", name, pullListens), func(t *testing.T) {
+				c := newCollector()
+				newPull(t, LinkConfig{URL: url, Listen: pullListens}, c.handle)
+				p := newPush(t, LinkConfig{URL: url, Listen: !pullListens})
+				waitPushPeers(t, p, 1)
+				peer := p.Pick()
+				for i := range 100 {
+					if err := peer.Send([]byte("hdr "), []byte(fmt.Sprint(i))); err != nil {
+						t.Fatal(err)
+					}
+				}
+				got := c.wait(t, 100)
+				for i, m := range got {
+					if m != fmt.Sprint("hdr ", i) {
+						t.Fatalf("message %d = %q", i, m)
+					}
+				}
+			})
+		}
+	}
+}
+
+// TestPushPickAndDone: Pick prefers the peer with fewer pinned sessions,
+// and a peer's Done closes when its worker goes away; a send after that
+// fails rather than vanishing.
+func TestPushPickAndDone(t *testing.T) {
+	url := ipcURL(t)
+	p := newPush(t, LinkConfig{URL: url, Listen: true})
+	a := newCollector()
+	pa := newPull(t, LinkConfig{URL: url}, a.handle)
+	waitPushPeers(t, p, 1)
+	first := p.Pick()
+	first.Pin(1)
+	b := newCollector()
+	newPull(t, LinkConfig{URL: url}, b.handle)
+	waitPushPeers(t, p, 2)
+	second := p.Pick()
+	if second == first {
+		t.Fatal("Pick chose the loaded peer")
+	}
+	second.Pin(2)
+	if p.Pick() != first {
+		t.Fatal("Pick did not follow the load")
+	}
+	if err := first.Send(nil, []byte("to a")); err != nil {
+		t.Fatal(err)
+	}
+	if got := a.wait(t, 1); got[0] != "to a" {
+		t.Fatalf("a got %q", got)
+	}
+	pa.Close()
+	select {
+	case <-first.Done():
+	case <-time.After(5 * time.Second):
+		t.Fatal("Done not closed after the peer left")
+	}
+	if err := first.Send(nil, []byte("late")); err != ErrLost {
+		t.Fatalf("send to a gone peer: %v, want ErrLost", err)
+	}
+	waitPushPeers(t, p, 1)
+}
+
+// TestPullTooLong: a message over MaxRecvSize closes that connection; the
+// Pull keeps serving others.
+func TestPullTooLong(t *testing.T) {
+	url := ipcURL(t)
+	c := newCollector()
+	newPull(t, LinkConfig{URL: url, Listen: true, MaxRecvSize: 10}, c.handle)
+	p := newPush(t, LinkConfig{URL: url})
+	waitPushPeers(t, p, 1)
+	peer := p.Pick()
+	peer.Send(nil, bytes.Repeat([]byte("x"), 11))
+	select {
+	case <-peer.Done():
+	case <-time.After(5 * time.Second):
+		t.Fatal("an oversized message did not close the connection")
+	}
+	waitPushPeers(t, p, 1) // redialled
+	p.Pick().Send(nil, []byte("small"))
+	if got := c.wait(t, 1); len(got) != 1 || got[0] != "small" {
+		t.Fatalf("got %q", got)
+	}
+}
+
+func TestPipelineMangosPeers(t *testing.T) {
+	for name, url := range urls(t) {
+		t.Run("push-to-mangos-pull-"+name, func(t *testing.T) {
+			sock, err := pull.NewSocket()
+			if err != nil {
+				t.Fatal(err)
+			}
+			defer sock.Close()
+			if err := sock.Listen(url); err != nil {
+				t.Fatal(err)
+			}
+			p := newPush(t, LinkConfig{URL: url})
+			waitPushPeers(t, p, 1)
+			p.Pick().Send([]byte("a "), []byte("b"))
+			got, err := sock.Recv()
+			if err != nil || string(got) != "a b" {
+				t.Fatalf("mangos got %q, %v", got, err)
+			}
+		})
+		t.Run("mangos-push-to-pull-"+name, func(t *testing.T) {
+			c := newCollector()
+			newPull(t, LinkConfig{URL: url, Listen: true}, c.handle)
+			sock, err := push.NewSocket()
+			if err != nil {
+				t.Fatal(err)
+			}
+			defer sock.Close()
+			if err := sock.Dial(url); err != nil {
+				t.Fatal(err)
+			}
+			if err := sock.Send([]byte("from mangos")); err != nil {
+				t.Fatal(err)
+			}
+			if got := c.wait(t, 1); got[0] != "from mangos" {
+				t.Fatalf("got %q", got)
+			}
+		})
+	}
+}
+
+// The C implementations as pipeline peers: nanocat and nngcat push to our
+// Pull, and pull from our Push.
+func TestPipelineCPeers(t *testing.T) {
+	for _, bin := range []string{"nanocat", "nngcat"} {
+		path, err := exec.LookPath(bin)
+		if err != nil {
+			t.Fatalf("%s not installed (run make deps): %v", bin, err)
+		}
+		for name, url := range urls(t) {
+			t.Run(bin+"-push-"+name, func(t *testing.T) {
+				c := newCollector()
+				newPull(t, LinkConfig{URL: url, Listen: true}, c.handle)
+				ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+				defer cancel()
+				out, err := exec.CommandContext(ctx, path, "--push", "--connect", url, "--data", "from "+bin).CombinedOutput()
+				if err != nil {
+					t.Fatalf("%s: %v %s", bin, err, out)
+				}
+				if got := c.wait(t, 1); got[0] != "from "+bin {
+					t.Fatalf("got %q", got)
+				}
+			})
+			t.Run(bin+"-pull-"+name, func(t *testing.T) {
+				p := newPush(t, LinkConfig{URL: url, Listen: true})
+				ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+				defer cancel()
+				cmd := exec.CommandContext(ctx, path, "--pull", "--connect", url, "--raw")
+				stdout, err := cmd.StdoutPipe()
+				if err != nil {
+					t.Fatal(err)
+				}
+				if err := cmd.Start(); err != nil {
+					t.Fatal(err)
+				}
+				defer func() { cmd.Process.Kill(); cmd.Wait() }()
+				waitPushPeers(t, p, 1)
+				p.Pick().Send([]byte("to "), []byte(bin))
+				got := make([]byte, len("to "+bin))
+				if _, err := io.ReadFull(stdout, got); err != nil || string(got) != "to "+bin {
+					t.Fatalf("%s printed %q, %v", bin, got, err)
+				}
+			})
+		}
+	}
+}

@@ -1,6 +1,7 @@
 package sp
 
 import (
+	"context"
 	"errors"
 	"fmt"
 	"io"
@@ -244,6 +245,25 @@ func (p *Push) Pick() *Peer {
 
 // Peers is the number of connected peers.
 func (p *Push) Peers() int { return len(*p.peers.Load()) }
+
+// Wait returns a peer as Pick does, waiting for one to connect until ctx
+// is done.
+func (p *Push) Wait(ctx context.Context) (*Peer, error) {
+	t := time.NewTicker(5 * time.Millisecond)
+	defer t.Stop()
+	for {
+		if pe := p.Pick(); pe != nil {
+			return pe, nil
+		}
+		select {
+		case <-ctx.Done():
+			return nil, ErrNoPeer
+		case <-p.l.stop:
+			return nil, ErrClosed
+		case <-t.C:
+		}
+	}
+}
 
 // Close stops dialling or listening and closes every connection.
 func (p *Push) Close() error {

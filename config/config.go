@@ -36,6 +36,14 @@ const (
 	defaultRouteTimeout  = 30 * time.Second
 	defaultContexts      = 64
 	defaultMaxReplyBytes = 64 << 20
+	defaultStreamIdle    = 60 * time.Second
+)
+
+// Route formats: what a route's messages to its workers look like
+// (docs/PROTOCOL.md).
+const (
+	FormatHTTP   = "http"   // one request message, one reply: mod_nano's
+	FormatFrames = "frames" // session frames: streaming both ways, WebSocket, push
 )
 
 // CompatModNano is the only non-empty value of [Route.Compat].
@@ -47,6 +55,8 @@ type Config struct {
 	Listen string
 	Server Server
 	Log    Log
+	// Sessions configures what routes of format "frames" share.
+	Sessions Sessions
 	// Routes in file order. A valid Config has at least one.
 	Routes []Route
 
@@ -85,6 +95,14 @@ type Server struct {
 	// host use more connections than one process's open-file limit.
 	// Zero: false, a second process on the address fails to start.
 	ReusePort bool
+}
+
+// Sessions configures the routes of format "frames".
+type Sessions struct {
+	// Inbound is the address the gateway binds a PULL socket on, where
+	// workers and any other process push frames to sessions (tcp:// or
+	// ipc://). Required when a route has format "frames". Zero: none.
+	Inbound string
 }
 
 // Log selects the gateway's log output.
@@ -133,6 +151,21 @@ type Route struct {
 	// Compat is "" or CompatModNano: send requests exactly as mod_nano did,
 	// adding no headers. Zero: "".
 	Compat string
+	// Format is FormatHTTP or FormatFrames. Zero: FormatHTTP.
+	Format string
+	// WebSocket accepts WebSocket upgrades on the route; it needs
+	// FormatFrames. Zero: false, an upgrade is an ordinary request.
+	WebSocket bool
+	// Origins lists the Origin values a WebSocket handshake may carry
+	// ("https://example.com"); "*" allows any. Zero: only an Origin whose
+	// host is the request's Host, or no Origin at all (not a browser).
+	Origins []string
+	// StreamIdleTimeout ends a stream (a streamed response or a WebSocket)
+	// that carries no frame for this long, either way. Zero: 60s.
+	StreamIdleTimeout time.Duration
+	// MaxMessageBytes caps one WebSocket message from a client; over it
+	// the client gets close 1009. Zero: 1 MiB.
+	MaxMessageBytes int64
 	// Endpoints the route balances over. A valid Route has at least one.
 	Endpoints []Endpoint
 	// Line is the line of the route's [[route]] header. Zero: not from a file.
@@ -245,5 +278,14 @@ func (r *Route) setDefaults() {
 	}
 	if r.Compat == CompatModNano {
 		r.NoForwardedHeaders = true
+	}
+	if r.Format == "" {
+		r.Format = FormatHTTP
+	}
+	if r.StreamIdleTimeout == 0 {
+		r.StreamIdleTimeout = defaultStreamIdle
+	}
+	if r.MaxMessageBytes == 0 {
+		r.MaxMessageBytes = 1 << 20
 	}
 }

@@ -43,13 +43,17 @@ func decode(name string, data []byte) (*Config, *problems) {
 	p.where = c.where
 	d := decoder{p: p, ix: c.where}
 
-	d.keys("", tree, "listen", "server", "log", "route")
+	d.keys("", tree, "listen", "server", "log", "sessions", "route")
 	c.Listen, _ = d.str(tree, "", "listen")
 	if m, ok := d.table(tree, "", "server"); ok {
 		d.server(m, &c.Server)
 	}
 	if m, ok := d.table(tree, "", "log"); ok {
 		d.log(m, &c.Log)
+	}
+	if m, ok := d.table(tree, "", "sessions"); ok {
+		d.keys("sessions", m, "inbound")
+		c.Sessions.Inbound, _ = d.str(m, "sessions", "inbound")
 	}
 	for i, m := range d.tables(tree, "", "route") {
 		c.Routes = append(c.Routes, d.route(at("route", i), m))
@@ -111,6 +115,7 @@ func (d decoder) log(m map[string]any, l *Log) {
 func (d decoder) route(path string, m map[string]any) Route {
 	d.keys(path, m, "name", "host", "path", "regex", "timeout", "contexts",
 		"max_reply_bytes", "retry_idempotent", "compat", "forwarded_headers",
+		"format", "websocket", "origins", "stream_idle_timeout", "max_message_bytes",
 		"endpoint", "endpoints")
 	r := Route{Line: d.ix.lines[path]}
 	r.Name, _ = d.str(m, path, "name")
@@ -133,6 +138,11 @@ func (d decoder) route(path string, m map[string]any) Route {
 			d.p.addf(join(path, "forwarded_headers"), `true contradicts compat = "mod_nano", which adds no headers`)
 		}
 	}
+	r.Format, _ = d.str(m, path, "format")
+	r.WebSocket, _ = d.boolean(m, path, "websocket")
+	r.Origins = d.strs(m, path, "origins")
+	r.StreamIdleTimeout, _ = d.duration(m, path, "stream_idle_timeout")
+	r.MaxMessageBytes, _ = d.size(m, path, "max_message_bytes")
 	tables := join(path, "endpoint")
 	for j, em := range d.tables(m, path, "endpoint") {
 		r.Endpoints = append(r.Endpoints, d.endpoint(at(tables, j), em))
@@ -158,6 +168,30 @@ func (d decoder) route(path string, m map[string]any) Route {
 		}
 	}
 	return r
+}
+
+// strs reads an array of strings.
+func (d decoder) strs(m map[string]any, path, key string) []string {
+	v, ok := m[key]
+	if !ok {
+		return nil
+	}
+	field := join(path, key)
+	list, ok := v.([]any)
+	if !ok {
+		d.p.addf(field, "want an array of strings, got %s", kind(v))
+		return nil
+	}
+	var out []string
+	for j, v := range list {
+		s, ok := v.(string)
+		if !ok {
+			d.p.addf(at(field, j), "want a string, got %s", kind(v))
+			continue
+		}
+		out = append(out, s)
+	}
+	return out
 }
 
 func (d decoder) endpoint(path string, m map[string]any) Endpoint {

@@ -32,6 +32,9 @@ func (c *Config) validate(p *problems) {
 	if len(c.Routes) == 0 {
 		p.addf("route", "at least one [[route]] is required")
 	}
+	if c.Sessions.Inbound != "" {
+		checkSPURL(p, "sessions.inbound", c.Sessions.Inbound, true)
+	}
 	type match struct{ host, path, regex string }
 	routes := map[match]int{}
 	names := map[string]int{}
@@ -57,6 +60,9 @@ func (c *Config) validate(p *problems) {
 		}
 		if _, ok := names[r.Name]; !ok {
 			names[r.Name] = i
+		}
+		if r.Format == FormatFrames && c.Sessions.Inbound == "" {
+			p.addf(join(path, "format"), `"frames" needs [sessions] inbound, the address workers push frames to (e.g. "ipc:///tmp/nanogate-inbound.sock")`)
 		}
 		for k, e := range r.Endpoints {
 			if !e.Listen {
@@ -107,13 +113,36 @@ func checkRoute(p *problems, path string, r *Route) {
 	if r.Compat != "" && r.Compat != CompatModNano {
 		p.addf(join(path, "compat"), `unknown value %q (want "" or "mod_nano")`, r.Compat)
 	}
+	switch r.Format {
+	case FormatHTTP:
+		if r.WebSocket {
+			p.addf(join(path, "websocket"), `needs format = "frames" (the http format has one reply per request)`)
+		}
+	case FormatFrames:
+		if r.Compat != "" {
+			p.addf(join(path, "compat"), `mod_nano workers speak format "http", not "frames"`)
+		}
+	default:
+		p.addf(join(path, "format"), "unknown format %q (want %q or %q)", r.Format, FormatHTTP, FormatFrames)
+	}
+	positive(p, join(path, "stream_idle_timeout"), r.StreamIdleTimeout)
+	positive(p, join(path, "max_message_bytes"), r.MaxMessageBytes)
+	for j, o := range r.Origins {
+		if o != "*" && !strings.Contains(o, "://") {
+			p.addf(at(join(path, "origins"), j), `%q is not an origin (want SCHEME://HOST[:PORT], as in "https://example.com", or "*")`, o)
+		}
+	}
 	if len(r.Endpoints) == 0 {
 		p.addf(join(path, "endpoint"), "at least one endpoint is required ([[route.endpoint]] or endpoints = [...])")
 	}
 	urls := map[string]bool{}
 	for j, e := range r.Endpoints {
 		field := at(join(path, "endpoint"), j)
-		checkURL(p, field+".url", e.URL, e.Listen)
+		if r.Format == FormatFrames {
+			checkSPURL(p, field+".url", e.URL, e.Listen)
+		} else {
+			checkURL(p, field+".url", e.URL, e.Listen)
+		}
 		if e.Priority < 0 {
 			p.addf(field+".priority", "must be >= 0, got %d", e.Priority)
 		}
@@ -214,6 +243,16 @@ func checkURL(p *problems, field, u string, listen bool) {
 	default:
 		p.addf(field, "unsupported scheme %q (want %s)", scheme, schemes)
 	}
+}
+
+// checkSPURL checks a URL served by nanogate's own SP code (format frames,
+// sessions.inbound): tcp:// or ipc:// only.
+func checkSPURL(p *problems, field, u string, listen bool) {
+	if scheme, _, _ := strings.Cut(u, "://"); scheme != "tcp" && scheme != "ipc" && u != "" {
+		p.addf(field, "%q: frames travel over tcp:// or ipc:// only", u)
+		return
+	}
+	checkURL(p, field, u, listen)
 }
 
 // ParseRouteFlag parses the quick-start flag value

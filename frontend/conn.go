@@ -60,7 +60,13 @@ type clientConn struct {
 	rd, wd   deadline
 	slack    time.Duration
 	handover bool // SetDeadline was called: deadlines are set at once
+	closing  bool // closeAfterResponse was called
 }
+
+// closeAfterResponse makes the next read report end of stream, so that
+// fasthttp closes the connection once the response being written is
+// flushed: a worker's close frame after a streamed response.
+func (c *clientConn) closeAfterResponse() { c.closing = true }
 
 // deadline is one direction's deadline: the one asked for, the one on the
 // socket.
@@ -139,6 +145,9 @@ func newClientConn(c net.Conn, slack time.Duration) net.Conn {
 }
 
 func (c *clientConn) Read(p []byte) (int, error) {
+	if c.closing {
+		return 0, io.EOF
+	}
 	if c.ahead != nil {
 		return c.drain(p), nil
 	}

@@ -5,6 +5,7 @@ import (
 	"net"
 
 	"github.com/nanogate/nanogate/bridge"
+	"github.com/nanogate/nanogate/hub"
 	"github.com/valyala/fasthttp"
 )
 
@@ -12,9 +13,10 @@ import (
 // the only place that does, so that the policy in the package doc holds.
 func statusFor(err error) int {
 	switch {
-	case errors.Is(err, bridge.ErrNoWorker), errors.Is(err, bridge.ErrBusy), errors.Is(err, bridge.ErrClosed):
+	case errors.Is(err, bridge.ErrNoWorker), errors.Is(err, bridge.ErrBusy), errors.Is(err, bridge.ErrClosed),
+		errors.Is(err, hub.ErrNoWorker):
 		return fasthttp.StatusServiceUnavailable
-	case errors.Is(err, bridge.ErrTimeout):
+	case errors.Is(err, bridge.ErrTimeout), errors.Is(err, hub.ErrIdle):
 		return fasthttp.StatusGatewayTimeout
 	}
 	return fasthttp.StatusBadGateway

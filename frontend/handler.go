@@ -80,7 +80,7 @@ func (s *Server) handle(ctx *fasthttp.RequestCtx) {
 		Body: ctx.Request.Body(), Framed: f.framed,
 		Forward: route.Forward, RequestID: rid,
 	}
-	if route.Forward {
+	if route.Forward || route.Streams != nil {
 		if cc, ok := ctx.Conn().(*clientConn); ok {
 			req.ClientIP = cc.clientIP()
 		} else {
@@ -88,6 +88,10 @@ func (s *Server) handle(ctx *fasthttp.RequestCtx) {
 			req.ClientIP = sc.ip
 		}
 		req.Session = s.sessIDs.Make(ctx.ConnID(), uint64(ctx.ConnTime().UnixNano()))
+	}
+	if route.Streams != nil {
+		s.handleStream(ctx, route, &req, sc)
+		return
 	}
 	sc.msg = session.AppendRequest(sc.msg[:0], &req)
 
@@ -110,15 +114,28 @@ func (s *Server) handle(ctx *fasthttp.RequestCtx) {
 	}
 }
 
-// writeResponse copies a parsed reply into the fasthttp response. Framing
-// and hop-by-hop fields (RFC 9110 section 7.6.1) are the gateway's own
-// business: fasthttp frames the body and manages Date and Connection.
+// writeResponse copies a parsed reply into the fasthttp response.
 func writeResponse(w *fasthttp.Response, r *session.Response) {
 	w.Header.SetStatusCode(r.Status)
 	if len(r.Reason) > 0 && string(r.Reason) != fasthttp.StatusMessage(r.Status) {
 		w.Header.SetStatusMessage(r.Reason)
 	}
-	for hb := r.Header; len(hb) > 0; {
+	copyHeaders(w, r.Header)
+	if len(r.Body) == 0 && r.ContentLength > 0 {
+		// A HEAD or 304 reply announces the size it does not carry.
+		w.SkipBody = true
+		w.Header.SetContentLength(r.ContentLength)
+		return
+	}
+	w.SetBodyRaw(r.Body) // valid until the scratch's Close
+}
+
+// copyHeaders copies a worker's header block, validated by Parse or
+// ParseHead, into w. Framing and hop-by-hop fields (RFC 9110 section
+// 7.6.1) are the gateway's own business: fasthttp frames the body and
+// manages Date and Connection.
+func copyHeaders(w *fasthttp.Response, header []byte) {
+	for hb := header; len(hb) > 0; {
 		name, value, rest, _ := session.NextHeader(hb) // Parse validated every line
 		hb = rest
 		switch f := session.FieldOf(name); {
@@ -133,13 +150,6 @@ func writeResponse(w *fasthttp.Response, r *session.Response) {
 			w.Header.AddBytesKV(name, value)
 		}
 	}
-	if len(r.Body) == 0 && r.ContentLength > 0 {
-		// A HEAD or 304 reply announces the size it does not carry.
-		w.SkipBody = true
-		w.Header.SetContentLength(r.ContentLength)
-		return
-	}
-	w.SetBodyRaw(r.Body) // valid until the scratch's Close
 }
 
 // appendIP appends the textual IP of addr without allocating for TCP

@@ -5,6 +5,9 @@ import (
 	"regexp"
 	"sort"
 	"strings"
+	"time"
+
+	"github.com/nanogate/nanogate/hub"
 )
 
 // Upstream carries encoded requests to workers; bridge.Pool is one. The
@@ -25,6 +28,23 @@ type Route struct {
 	// X-Nanogate-Session; zero: off, which is mod_nano's behaviour.
 	Forward  bool
 	Upstream Upstream
+
+	// Streams, when set, makes the route one of format frames: requests
+	// become streams of session frames (docs/PROTOCOL.md) instead of
+	// Upstream round trips, and the session id is always sent.
+	Streams *hub.Pool
+	// Timeout bounds the wait for a stream's response head; zero: 30s.
+	Timeout time.Duration
+	// StreamIdle ends a stream with no frame for this long; zero: 60s.
+	StreamIdle time.Duration
+	// WebSocket accepts upgrades (frames routes only).
+	WebSocket bool
+	// Origins is the WebSocket Origin allow-list ("*" for any); zero: the
+	// request's own host only, or no Origin.
+	Origins []string
+	// MaxMessageBytes caps a client's WebSocket message (close 1009);
+	// zero: 1 MiB.
+	MaxMessageBytes int64
 }
 
 // router is the route table, ordered once at start-up: routes of a named
@@ -43,6 +63,9 @@ func newRouter(routes []Route) *router {
 		if rt.Path == "" && rt.Regex == nil {
 			rt.Path = "/"
 		}
+		rt.Timeout = orDefault(rt.Timeout, 30*time.Second)
+		rt.StreamIdle = orDefault(rt.StreamIdle, 60*time.Second)
+		rt.MaxMessageBytes = orDefault(rt.MaxMessageBytes, 1<<20)
 		r.routes = append(r.routes, &rt)
 	}
 	rank := func(rt *Route) int {

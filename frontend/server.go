@@ -21,6 +21,9 @@ type Config struct {
 	MaxBodyBytes   int           // over it: 413; zero: 8 MiB
 	MaxConns       int           // connections served at once; zero: fasthttp's 256 Ki
 	Logger         *slog.Logger  // zero: slog.Default()
+	// Inbound is the hub's inbound address, named to workers in every
+	// request of a frames route (X-Nanogate-Inbound). Zero: not sent.
+	Inbound string
 }
 
 // Server is the HTTP side of the gateway.
@@ -30,6 +33,9 @@ type Server struct {
 	log     *slog.Logger
 	sessIDs *session.IDGen // one session id per client connection
 	reqIDs  *session.IDGen // one request id per request
+
+	inboundLine  []byte // "X-Nanogate-Inbound: URL\r\n", for frames routes
+	writeTimeout time.Duration
 }
 
 // New builds a Server; it serves nothing until Serve.
@@ -43,6 +49,11 @@ func New(c Config) *Server {
 		log:     log,
 		sessIDs: session.NewIDGen(),
 		reqIDs:  session.NewIDGen(),
+
+		writeTimeout: orDefault(c.WriteTimeout, 30*time.Second),
+	}
+	if c.Inbound != "" {
+		s.inboundLine = []byte("X-Nanogate-Inbound: " + c.Inbound + "\r\n")
 	}
 	s.srv = &fasthttp.Server{
 		Handler:        s.handle,

@@ -27,6 +27,13 @@ type Request struct {
 	Scheme    []byte // for X-Forwarded-Proto; empty means "http"
 	RequestID []byte // for X-Request-Id
 	Session   ID
+
+	// Extra is header lines added last, each ending in CRLF (format
+	// frames: X-Nanogate-Inbound).
+	Extra []byte
+	// HeadOnly appends the head alone, its Content-Length still that of
+	// Body (format frames: the body follows in body frames).
+	HeadOnly bool
 }
 
 var (
@@ -99,7 +106,11 @@ func AppendRequest(dst []byte, r *Request) []byte {
 		dst = r.Session.AppendHex(dst)
 		dst = append(dst, "\r\n"...)
 	}
+	dst = append(dst, r.Extra...)
 	dst = append(dst, "\r\n"...)
+	if r.HeadOnly {
+		return dst
+	}
 	return append(dst, r.Body...)
 }
 

@@ -24,45 +24,12 @@ type Response struct {
 // reply may announce a Content-Length without carrying the body (RFC 9110
 // section 9.3.2). A chunked body is decoded in place, so reply is modified.
 func (r *Response) Parse(reply []byte, head bool) error {
-	*r = Response{}
-	line, rest := nextLine(reply)
-	if err := r.parseStatusLine(line); err != nil {
+	chunked, err := r.ParseHead(reply)
+	if err != nil {
 		return err
 	}
-	end := headerEnd(rest)
-	if end < 0 {
-		return ErrNoHeaderEnd
-	}
-	r.Header, r.Body = rest[:end], rest[end:]
-	if len(r.Body) > 0 && r.Body[0] == '\r' {
-		r.Body = r.Body[1:]
-	}
-	r.Body = r.Body[1:] // the LF of the empty line
-
+	contentLength := r.ContentLength
 	r.ContentLength = -1
-	contentLength, chunked := -1, false
-	for h := r.Header; len(h) > 0; {
-		var name, value []byte
-		var err error
-		name, value, h, err = NextHeader(h)
-		if err != nil {
-			return err
-		}
-		switch FieldOf(name) {
-		case FieldContentLength:
-			n, ok := ParseLength(value)
-			if !ok || (contentLength >= 0 && n != contentLength) {
-				return ErrContentLength
-			}
-			contentLength = n
-		case FieldTransferEncoding:
-			if !bytes.EqualFold(value, []byte("chunked")) || chunked {
-				return ErrEncoding
-			}
-			chunked = true
-		}
-	}
-
 	noBody := head || r.Status == 204 || r.Status == 304
 	switch {
 	case chunked && contentLength >= 0:
@@ -89,6 +56,51 @@ func (r *Response) Parse(reply []byte, head bool) error {
 		r.ContentLength = contentLength
 	}
 	return nil
+}
+
+// ParseHead parses the status line and the header block of msg into r; the
+// bytes after the empty line are r.Body, as they are. ContentLength is the
+// announced length or -1, and chunked tells that the head says
+// Transfer-Encoding: chunked. Format frames sends a head alone, its body in
+// later frames, so that no body rule applies here.
+func (r *Response) ParseHead(msg []byte) (chunked bool, err error) {
+	*r = Response{}
+	line, rest := nextLine(msg)
+	if err := r.parseStatusLine(line); err != nil {
+		return false, err
+	}
+	end := headerEnd(rest)
+	if end < 0 {
+		return false, ErrNoHeaderEnd
+	}
+	r.Header, r.Body = rest[:end], rest[end:]
+	if len(r.Body) > 0 && r.Body[0] == '\r' {
+		r.Body = r.Body[1:]
+	}
+	r.Body = r.Body[1:] // the LF of the empty line
+
+	r.ContentLength = -1
+	for h := r.Header; len(h) > 0; {
+		var name, value []byte
+		name, value, h, err = NextHeader(h)
+		if err != nil {
+			return false, err
+		}
+		switch FieldOf(name) {
+		case FieldContentLength:
+			n, ok := ParseLength(value)
+			if !ok || (r.ContentLength >= 0 && n != r.ContentLength) {
+				return false, ErrContentLength
+			}
+			r.ContentLength = n
+		case FieldTransferEncoding:
+			if !bytes.EqualFold(value, []byte("chunked")) || chunked {
+				return false, ErrEncoding
+			}
+			chunked = true
+		}
+	}
+	return chunked, nil
 }
 
 func (r *Response) parseStatusLine(line []byte) error {

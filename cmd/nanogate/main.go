@@ -21,6 +21,7 @@ import (
 	"github.com/nanogate/nanogate/bridge"
 	"github.com/nanogate/nanogate/config"
 	"github.com/nanogate/nanogate/frontend"
+	"github.com/nanogate/nanogate/hub"
 )
 
 const usage = `nanogate: HTTP front end for nanomsg REQ/REP workers
@@ -29,6 +30,7 @@ Usage:
   nanogate [flags]                 run the gateway
   nanogate check CONFIG            validate CONFIG and print its route table
   nanogate version                 print the version
+  nanogate push --session ID ...   send a frame to a client's session (see nanogate push --help)
 
 Quick start, no config file:
   nanogate --listen :8080 --route /api/=ipc:///tmp/nanogate-api.sock --timeout 5s
@@ -61,6 +63,8 @@ func run(args []string, stdout, stderr io.Writer) int {
 		case "version":
 			fmt.Fprintln(stdout, "nanogate", version())
 			return exitOK
+		case "push":
+			return push(args[1:], stdout, stderr)
 		}
 	}
 	fs := flag.NewFlagSet("nanogate", flag.ContinueOnError)
@@ -184,24 +188,45 @@ func newLogger(c config.Log, w io.Writer) *slog.Logger {
 // serve runs the gateway until SIGINT or SIGTERM.
 //
 // Shutdown order: stop accepting and let requests in flight finish (the
-// front end needs the pools until its last reply), then close the pools.
+// front end needs the pools until its last reply), then close the pools,
+// then the hub (its inbound socket feeds the streams of the front end).
 func serve(cfg *config.Config, log *slog.Logger) error {
-	var pools []*bridge.Pool
+	var closers []io.Closer // closed in reverse order of opening
 	defer func() {
-		for _, p := range pools {
-			p.Close()
+		for i := len(closers) - 1; i >= 0; i-- {
+			closers[i].Close()
 		}
 	}()
+	var h *hub.Hub
+	if cfg.Sessions.Inbound != "" {
+		var err error
+		if h, err = hub.New(hub.Config{Inbound: cfg.Sessions.Inbound, Logger: log}); err != nil {
+			return fmt.Errorf("sessions.inbound %s: %w", cfg.Sessions.Inbound, err)
+		}
+		closers = append(closers, h)
+		log.Info("session frames inbound", "url", cfg.Sessions.Inbound)
+	}
 	var routes []frontend.Route
 	for _, r := range cfg.Routes {
-		pool, err := bridge.NewPool(poolConfig(r, log))
-		if err != nil {
-			return fmt.Errorf("route %s: %w", r.Name, err)
-		}
-		pools = append(pools, pool)
 		fr := frontend.Route{
-			Name: r.Name, Host: r.Host, Path: r.Path, Upstream: pool,
+			Name: r.Name, Host: r.Host, Path: r.Path,
 			Forward: !r.NoForwardedHeaders && r.Compat != "mod_nano",
+		}
+		if r.Format == config.FormatFrames {
+			pool, err := h.NewPool(streamPoolConfig(r, log))
+			if err != nil {
+				return fmt.Errorf("route %s: %w", r.Name, err)
+			}
+			closers = append(closers, pool)
+			fr.Streams, fr.Timeout, fr.StreamIdle = pool, r.Timeout, r.StreamIdleTimeout
+			fr.WebSocket, fr.Origins, fr.MaxMessageBytes = r.WebSocket, r.Origins, r.MaxMessageBytes
+		} else {
+			pool, err := bridge.NewPool(poolConfig(r, log))
+			if err != nil {
+				return fmt.Errorf("route %s: %w", r.Name, err)
+			}
+			closers = append(closers, pool)
+			fr.Upstream = pool
 		}
 		if r.Regex != "" {
 			fr.Regex = regexp.MustCompile(r.Regex) // Validate compiled it already
@@ -217,6 +242,7 @@ func serve(cfg *config.Config, log *slog.Logger) error {
 		MaxBodyBytes:   int(cfg.Server.MaxBodyBytes),
 		MaxConns:       cfg.Server.MaxConns,
 		Logger:         log,
+		Inbound:        cfg.Sessions.Inbound,
 	})
 	ln, err := listen(cfg.Listen, cfg.Server.ReusePort)
 	if err != nil {
@@ -259,6 +285,14 @@ func poolConfig(r config.Route, log *slog.Logger) bridge.Config {
 	}
 	for _, e := range r.Endpoints {
 		c.Endpoints = append(c.Endpoints, bridge.Endpoint{URL: e.URL, Listen: e.Listen, Priority: e.Priority})
+	}
+	return c
+}
+
+func streamPoolConfig(r config.Route, log *slog.Logger) hub.PoolConfig {
+	c := hub.PoolConfig{Name: r.Name, Logger: log}
+	for _, e := range r.Endpoints {
+		c.Endpoints = append(c.Endpoints, hub.Endpoint{URL: e.URL, Listen: e.Listen, Priority: e.Priority})
 	}
 	return c
 }

@@ -230,12 +230,18 @@ func (p *Push) serve(cn *conn) {
 }
 
 // Pick returns the connected peer with the fewest pinned sessions, or nil.
-func (p *Push) Pick() *Peer {
+func (p *Push) Pick() *Peer { return p.PickExcept(nil) }
+
+// PickExcept is Pick that never returns skip.
+func (p *Push) PickExcept(skip *Peer) *Peer {
 	list := *p.peers.Load()
 	var best *Peer
 	start := int(p.next.Add(1))
 	for i := range list {
 		pe := list[(start+i)%len(list)]
+		if pe == skip {
+			continue
+		}
 		if best == nil || pe.load.Load() < best.load.Load() {
 			best = pe
 		}
@@ -265,10 +271,20 @@ func (p *Push) Wait(ctx context.Context) (*Peer, error) {
 	}
 }
 
-// Close stops dialling or listening and closes every connection.
+// Close stops dialling or listening and closes every connection; what is
+// still queued is dropped.
 func (p *Push) Close() error {
 	p.l.close()
 	return nil
+}
+
+// Flush writes what is queued on every connection, then closes them and the
+// Push: a one-shot sender (nanogate push) calls it before exiting.
+func (p *Push) Flush() error {
+	for _, pe := range *p.peers.Load() {
+		pe.c.drain()
+	}
+	return p.Close()
 }
 
 // Send queues hdr and body as one message. It fails with ErrLost when the
@@ -285,6 +301,9 @@ func (pe *Peer) Done() <-chan struct{} { return pe.done }
 
 // Pin counts a session on the peer (delta 1) or releases it (-1), for Pick.
 func (pe *Peer) Pin(delta int32) { pe.load.Add(delta) }
+
+// Load is the number of sessions pinned on the peer.
+func (pe *Peer) Load() int32 { return pe.load.Load() }
 
 // Pull is the receiving end of a pipeline: it takes messages from every
 // PUSH peer that connects (or from the one it dials) and hands each to a

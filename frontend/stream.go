@@ -1,0 +1,260 @@
+package frontend
+
+import (
+	"errors"
+	"fmt"
+	"io"
+	"log/slog"
+	"net"
+	"time"
+
+	"github.com/nanogate/nanogate/hub"
+	"github.com/nanogate/nanogate/protocol/frames"
+	"github.com/nanogate/nanogate/session"
+	"github.com/valyala/fasthttp"
+)
+
+// maxBodyFrame is the largest piece of request body in one body frame:
+// large enough that a 1 GiB upload is 16k messages, small enough that one
+// stream's frame does not hold the worker's connection for long.
+const maxBodyFrame = 64 << 10
+
+// handleStream serves a request of a frames route: the request goes out as
+// frames to the worker that takes the stream, and the response comes back
+// as frames, streamed to the client as they arrive.
+func (s *Server) handleStream(ctx *fasthttp.RequestCtx, route *Route, req *session.Request, sc *scratch) {
+	rid := req.RequestID
+	if route.WebSocket && isWebSocketUpgrade(&ctx.Request.Header) {
+		s.handleWebSocket(ctx, route, req, sc)
+		return
+	}
+	st, err := route.Streams.Open(req.Session, uint32(ctx.ConnRequestNum()))
+	if err != nil {
+		s.upstreamFailed(ctx, route, rid, err)
+		return
+	}
+	req.HeadOnly = true
+	req.Extra = s.inboundLine
+	sc.msg = session.AppendRequest(sc.msg[:0], req)
+	if err := s.sendRequest(st, sc.msg, req.Body, req.Framed); err != nil {
+		st.Close(false)
+		s.upstreamFailed(ctx, route, rid, err)
+		return
+	}
+	var resp session.Response
+	if err := s.awaitHead(st, route, sc.msg, req, &resp); err != nil {
+		st.Close(true)
+		s.upstreamFailed(ctx, route, rid, err)
+		return
+	}
+	writeStreamHead(&ctx.Response, &resp)
+	s.log.Debug("stream", "id", string(rid), "route", route.Name, "status", resp.Status)
+	if head := ctx.IsHead(); head || resp.Status == fasthttp.StatusNoContent || resp.Status == fasthttp.StatusNotModified {
+		// No body goes to the client: the stream is over here. A 204 or
+		// 304 is complete with its head; a worker answering HEAD may be
+		// about to send a body, and is told to stop.
+		ctx.Response.SkipBody = true
+		if resp.ContentLength >= 0 {
+			ctx.Response.Header.SetContentLength(resp.ContentLength)
+		}
+		st.Close(head)
+		return
+	}
+	body := &streamBody{st: st, conn: ctx.Conn(), idle: route.StreamIdle, writeTimeout: s.writeTimeout,
+		left: resp.ContentLength, first: resp.Body, log: s.log, rid: string(rid)}
+	if cc, ok := ctx.Conn().(*clientConn); ok {
+		body.closeConn = cc.closeAfterResponse
+	}
+	// The head leaves at once, before the first body frame: a client of
+	// an event stream sees the response start even if the first event
+	// takes a while.
+	ctx.Response.ImmediateHeaderFlush = true
+	ctx.Response.SetBodyStream(body, resp.ContentLength)
+}
+
+// sendRequest sends the request head, then its body in body frames ended
+// by an empty one when the request has a body.
+func (s *Server) sendRequest(st *hub.Stream, head, body []byte, framed bool) error {
+	if err := st.Send(frames.Request, head); err != nil {
+		return err
+	}
+	if !framed && len(body) == 0 {
+		return nil
+	}
+	for len(body) > 0 {
+		n := min(len(body), maxBodyFrame)
+		if err := st.Send(frames.Body, body[:n]); err != nil {
+			return err
+		}
+		body = body[n:]
+	}
+	return st.Send(frames.Body, nil)
+}
+
+// errBadHead: the worker's headers frame is not a response head.
+type errBadHead struct{ err error }
+
+func (e errBadHead) Error() string { return "worker's headers frame: " + e.err.Error() }
+func (e errBadHead) Unwrap() error { return e.err }
+
+// errEarlyEnd: the worker ended the stream before sending headers.
+var errEarlyEnd = errors.New("worker ended the stream before its headers")
+
+// awaitHead waits for the worker's headers frame, within the route's
+// timeout, and parses it into resp. A retry frame moves the request to
+// another worker, once.
+func (s *Server) awaitHead(st *hub.Stream, route *Route, head []byte, req *session.Request, resp *session.Response) error {
+	deadline := time.Now().Add(route.Timeout)
+	retried := false
+	for {
+		wait := time.Until(deadline)
+		if wait <= 0 {
+			return hub.ErrIdle
+		}
+		t, b, err := st.Next(wait)
+		if err != nil {
+			return err
+		}
+		switch t {
+		case frames.Headers:
+			if _, err := resp.ParseHead(b); err != nil {
+				return errBadHead{err}
+			}
+			return nil
+		case frames.Retry:
+			if retried {
+				return errors.New("worker asked for a second retry")
+			}
+			retried = true
+			if err := st.Retry(); err != nil {
+				return err
+			}
+			if err := s.sendRequest(st, head, req.Body, req.Framed); err != nil {
+				return err
+			}
+		case frames.End, frames.Close:
+			return errEarlyEnd
+		}
+		// Anything else before the head (credit, a stray message) is
+		// ignored, as ZHTTP ignores what it does not expect.
+	}
+}
+
+// writeStreamHead copies a worker's head into the fasthttp response, as
+// writeResponse does for a whole reply; fasthttp frames the body from the
+// stream (Content-Length, or chunked).
+func writeStreamHead(w *fasthttp.Response, r *session.Response) {
+	w.Header.SetStatusCode(r.Status)
+	if len(r.Reason) > 0 && string(r.Reason) != fasthttp.StatusMessage(r.Status) {
+		w.Header.SetStatusMessage(r.Reason)
+	}
+	copyHeaders(w, r.Header)
+}
+
+// streamBody is the body of a streamed response: fasthttp pulls it with
+// WriteTo, which relays the worker's frames as they come, flushing each,
+// and gives the worker credit for what reached the client.
+type streamBody struct {
+	st           *hub.Stream
+	conn         net.Conn
+	idle         time.Duration
+	writeTimeout time.Duration
+	left         int    // body bytes still due with a Content-Length, or -1
+	first        []byte // body bytes that came with the head
+	done         bool   // the response ended as the worker meant it
+	closeConn    func() // closes the client connection after this response; nil for other conns
+	log          *slog.Logger
+	rid          string
+}
+
+// errCut: the stream ended before its response was complete; the
+// connection is closed without the closing chunk, so the client sees a cut
+// body, never a clean end of a partial one.
+type errCut struct{ err error }
+
+func (e errCut) Error() string { return "stream cut: " + e.err.Error() }
+func (e errCut) Unwrap() error { return e.err }
+
+// creditEvery batches credit: one frame per half window written.
+const creditEvery = frames.Window / 2
+
+// SupportsBodyWriteTo tells fasthttp to call WriteTo, which flushes frame
+// by frame.
+func (b *streamBody) SupportsBodyWriteTo() bool { return true }
+
+// Read is never called by fasthttp, since WriteTo is supported.
+func (b *streamBody) Read([]byte) (int, error) { return 0, io.ErrUnexpectedEOF }
+
+func (b *streamBody) WriteTo(w io.Writer) (int64, error) {
+	var total int64
+	owed := 0
+	put := func(p []byte) error {
+		if b.left >= 0 {
+			p = p[:min(len(p), b.left)]
+			b.left -= len(p)
+		}
+		if len(p) == 0 {
+			return nil
+		}
+		b.conn.SetWriteDeadline(time.Now().Add(b.writeTimeout))
+		n, err := w.Write(p)
+		total += int64(n)
+		if err != nil {
+			return err
+		}
+		if f, ok := w.(interface{ Flush() error }); ok {
+			if err := f.Flush(); err != nil {
+				return err
+			}
+		}
+		if owed += len(p); owed >= creditEvery {
+			b.st.Send(frames.Credit, fmt.Appendf(nil, "%d", owed))
+			owed = 0
+		}
+		return nil
+	}
+	if err := put(b.first); err != nil {
+		return total, err
+	}
+	for b.left != 0 {
+		t, body, err := b.st.Next(b.idle)
+		if err != nil {
+			b.log.Warn("stream cut", "id", b.rid, "err", err)
+			return total, errCut{err}
+		}
+		switch t {
+		case frames.Body, frames.Chunk:
+			if len(body) == 0 && t == frames.Chunk {
+				return total, b.end(t)
+			}
+			if err := put(body); err != nil {
+				return total, err
+			}
+		case frames.End, frames.Close:
+			return total, b.end(t)
+		}
+	}
+	b.done = true
+	return total, nil
+}
+
+// end finishes the response on the worker's word: a response that still
+// owes Content-Length bytes is cut instead.
+func (b *streamBody) end(t frames.Type) error {
+	if b.left > 0 {
+		return errCut{fmt.Errorf("worker ended with %d bytes of its Content-Length unsent", b.left)}
+	}
+	b.done = true
+	if t == frames.Close && b.closeConn != nil {
+		b.closeConn()
+	}
+	return nil
+}
+
+// Close is called by fasthttp once the body is written, or the write
+// failed: the stream leaves the registry, and the worker is told with an
+// end frame unless the response ended as it meant.
+func (b *streamBody) Close() error {
+	b.st.Close(!b.done)
+	return nil
+}

@@ -1,0 +1,116 @@
+package hub
+
+import (
+	"errors"
+	"fmt"
+	"log/slog"
+	"sort"
+
+	"github.com/nanogate/nanogate/internal/sp"
+)
+
+// Endpoint is one worker address of a frames route.
+type Endpoint struct {
+	URL      string
+	Listen   bool // bind and let workers dial in; zero: dial a worker that binds
+	Priority int  // lower is preferred; zero: 0
+}
+
+// PoolConfig shapes a Pool.
+type PoolConfig struct {
+	Name      string
+	Endpoints []Endpoint
+	Logger    *slog.Logger // zero: the hub's
+}
+
+// Pool is the PUSH side of one frames route: a socket per endpoint, and
+// the choice of a worker for each new stream.
+type Pool struct {
+	hub    *Hub
+	groups [][]*sp.Push // by ascending priority
+}
+
+// NewPool opens every endpoint of c; dialled ones connect in the
+// background, so a worker that is not up yet is not an error.
+func (h *Hub) NewPool(c PoolConfig) (*Pool, error) {
+	if len(c.Endpoints) == 0 {
+		return nil, errors.New("hub: pool " + c.Name + " has no endpoint")
+	}
+	log := c.Logger
+	if log == nil {
+		log = h.log
+	}
+	log = log.With("route", c.Name)
+	eps := append([]Endpoint(nil), c.Endpoints...)
+	sort.SliceStable(eps, func(i, j int) bool { return eps[i].Priority < eps[j].Priority })
+	p := &Pool{hub: h}
+	for i, e := range eps {
+		push, err := sp.NewPush(sp.LinkConfig{URL: e.URL, Listen: e.Listen, Logger: log.With("endpoint", e.URL)})
+		if err != nil {
+			p.Close()
+			return nil, fmt.Errorf("endpoint %s: %w", e.URL, err)
+		}
+		if i == 0 || e.Priority != eps[i-1].Priority {
+			p.groups = append(p.groups, nil)
+		}
+		g := len(p.groups) - 1
+		p.groups[g] = append(p.groups[g], push)
+	}
+	return p, nil
+}
+
+// Open starts stream num of session sid on the least loaded worker of the
+// best priority group that has one, and registers it, so that frames for
+// it are delivered from now on. The caller must Close the stream.
+func (p *Pool) Open(sid [16]byte, num uint32) (*Stream, error) {
+	peer := p.pick(nil)
+	if peer == nil {
+		return nil, ErrNoWorker
+	}
+	peer.Pin(1)
+	st := &Stream{SID: sid, Num: num, hub: p.hub, pool: p, peer: peer, wake: make(chan struct{}, 1)}
+	p.hub.register(st)
+	return st, nil
+}
+
+// pick returns the worker connection with the fewest streams in the first
+// group that has one, never skip, or nil.
+func (p *Pool) pick(skip *sp.Peer) *sp.Peer {
+	for _, g := range p.groups {
+		var best *sp.Peer
+		for _, push := range g {
+			pe := push.PickExcept(skip)
+			if pe == nil || pe == skip {
+				continue
+			}
+			if best == nil || pe.Load() < best.Load() {
+				best = pe
+			}
+		}
+		if best != nil {
+			return best
+		}
+	}
+	return nil
+}
+
+// Workers is the number of connected workers over every endpoint.
+func (p *Pool) Workers() int {
+	n := 0
+	for _, g := range p.groups {
+		for _, push := range g {
+			n += push.Peers()
+		}
+	}
+	return n
+}
+
+// Close closes every socket; open streams see their worker lost.
+func (p *Pool) Close() error {
+	for _, g := range p.groups {
+		for _, push := range g {
+			push.Close()
+		}
+	}
+	return nil
+}

@@ -1,0 +1,185 @@
+package hub
+
+import (
+	"slices"
+	"sync"
+	"time"
+
+	"github.com/nanogate/nanogate/internal/sp"
+	"github.com/nanogate/nanogate/protocol/frames"
+)
+
+// Queue bounds per stream. The window is what a worker may send ahead of
+// credit (frames.Window); a head frame may carry up to 64 KiB more.
+const (
+	maxQueuedBytes  = frames.Window + 64<<10
+	maxQueuedFrames = 4096
+)
+
+// Stream is one request of a session, from its request frame to its end.
+// Its owner (one front-end goroutine, or two for a WebSocket: reader and
+// writer) calls Next, Send and Close; the hub's inbound readers call put.
+type Stream struct {
+	SID [16]byte
+	Num uint32
+
+	hub  *Hub
+	pool *Pool
+	peer *sp.Peer
+
+	mu     sync.Mutex
+	q      []item // frames from the worker; q[head:] not yet taken
+	head   int
+	queued int   // body bytes in q[head:]
+	err    error // set once: the stream is over for the reader
+	wake   chan struct{}
+	timer  *time.Timer
+	closed bool
+}
+
+type item struct {
+	t    frames.Type
+	body []byte
+}
+
+// Send sends one frame to the stream's worker. It waits while the worker's
+// connection has 512 KiB queued (the transport's back-pressure), and fails
+// with ErrWorkerLost once that connection has ended.
+func (s *Stream) Send(t frames.Type, body []byte) error {
+	var b [64]byte
+	hdr := frames.AppendHeader(b[:0], s.SID, t, s.Num)
+	if s.peer.Send(hdr, body) != nil {
+		return ErrWorkerLost
+	}
+	return nil
+}
+
+// Next returns the next frame from the worker, waiting at most idle. The
+// body is the caller's until the next call. Frames queued before the
+// worker's connection ended are still returned; then ErrWorkerLost.
+func (s *Stream) Next(idle time.Duration) (frames.Type, []byte, error) {
+	if s.timer == nil {
+		s.timer = time.NewTimer(idle)
+	} else {
+		s.timer.Reset(idle)
+	}
+	lost := false
+	for {
+		s.mu.Lock()
+		if s.head < len(s.q) {
+			it := s.q[s.head]
+			s.q[s.head] = item{}
+			s.head++
+			if s.head == len(s.q) {
+				s.q, s.head = s.q[:0], 0
+			}
+			s.queued -= len(it.body)
+			s.mu.Unlock()
+			return it.t, it.body, nil
+		}
+		err := s.err
+		s.mu.Unlock()
+		switch {
+		case err != nil:
+			return 0, nil, err
+		case lost:
+			return 0, nil, ErrWorkerLost
+		}
+		select {
+		case <-s.wake:
+		case <-s.peer.Done():
+			lost = true // one more look at the queue first
+		case <-s.timer.C:
+			return 0, nil, ErrIdle
+		}
+	}
+}
+
+// put queues a frame from the inbound side, copying its body. Past the
+// bounds the stream fails with ErrOverflow: the client is not keeping up or
+// the worker ignored its credit, and holding more would let one stream take
+// the gateway's memory.
+func (s *Stream) put(f frames.Frame) {
+	s.mu.Lock()
+	if s.err != nil {
+		s.mu.Unlock()
+		s.hub.drop(dropEnded, f.Type.String())
+		return
+	}
+	if s.queued+len(f.Body) > maxQueuedBytes || len(s.q)-s.head >= maxQueuedFrames {
+		s.err = ErrOverflow
+		s.mu.Unlock()
+		s.signal()
+		s.hub.drop(dropOverflow, f.Type.String())
+		return
+	}
+	s.q = append(s.q, item{f.Type, slices.Clone(f.Body)})
+	s.queued += len(f.Body)
+	s.mu.Unlock()
+	s.signal()
+}
+
+func (s *Stream) signal() {
+	select {
+	case s.wake <- struct{}{}:
+	default:
+	}
+}
+
+// fail ends the stream for its reader with err, unless it already ended.
+func (s *Stream) fail(err error) {
+	s.mu.Lock()
+	if s.err == nil {
+		s.err = err
+	}
+	s.mu.Unlock()
+	s.signal()
+}
+
+// Interrupt wakes a Next blocked in another goroutine of the owner, which
+// then returns ErrClosed (a WebSocket reader that saw the client leave
+// stops the writer so).
+func (s *Stream) Interrupt() { s.fail(ErrClosed) }
+
+// WorkerGone is closed when the connection to the stream's worker ends.
+func (s *Stream) WorkerGone() <-chan struct{} { return s.peer.Done() }
+
+// Close takes the stream out of the registry; frames for it are dropped
+// from now on. If end is set, the worker is told with an end frame that
+// the stream is over (the client left, or the stream was cut). Close is
+// idempotent.
+func (s *Stream) Close(end bool) {
+	s.mu.Lock()
+	if s.closed {
+		s.mu.Unlock()
+		return
+	}
+	s.closed = true
+	if s.err == nil {
+		s.err = ErrClosed
+	}
+	s.q, s.head, s.queued = nil, 0, 0
+	s.mu.Unlock()
+	s.hub.unregister(s)
+	if end {
+		s.Send(frames.End, nil)
+	}
+	s.peer.Pin(-1)
+	if s.timer != nil {
+		s.timer.Stop()
+	}
+}
+
+// Retry moves the stream to another worker of its pool, for a worker's
+// retry frame; the caller sends the request again. It fails with
+// ErrNoWorker when no other worker is connected.
+func (s *Stream) Retry() error {
+	peer := s.pool.pick(s.peer)
+	if peer == nil {
+		return ErrNoWorker
+	}
+	peer.Pin(1)
+	s.peer.Pin(-1)
+	s.peer = peer
+	return nil
+}

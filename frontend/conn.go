@@ -61,6 +61,31 @@ type clientConn struct {
 	slack    time.Duration
 	handover bool // SetDeadline was called: deadlines are set at once
 	closing  bool // closeAfterResponse was called
+	linger   bool // lingerOnClose was called
+}
+
+// lingerOnClose makes Close read and discard what the client still sends,
+// for a while, before it closes: a client told 413 in the middle of its
+// upload would otherwise get a reset on its next write, and may never read
+// the answer (RFC 9112 section 9.6; nginx's lingering_close).
+func (c *clientConn) lingerOnClose() { c.linger = true }
+
+// Lingering bounds: what a refused upload may still send, and for how long.
+const (
+	lingerBytes = 4 << 20
+	lingerTime  = 2 * time.Second
+)
+
+func (c *clientConn) Close() error {
+	if c.linger {
+		c.linger = false
+		if tc, ok := c.Conn.(*net.TCPConn); ok {
+			tc.CloseWrite()
+			tc.SetReadDeadline(time.Now().Add(lingerTime))
+			io.CopyN(io.Discard, tc, lingerBytes)
+		}
+	}
+	return c.Conn.Close()
 }
 
 // closeAfterResponse makes the next read report end of stream, so that

@@ -3,6 +3,7 @@ package frontend
 import (
 	"bytes"
 	"context"
+	"errors"
 	"log/slog"
 	"net"
 	"sync"
@@ -14,7 +15,7 @@ import (
 // scratch holds the per-request buffers; pooled so that a warm gateway
 // encodes and receives without allocating.
 type scratch struct {
-	msg, reply, ip, rid []byte
+	msg, reply, ip, rid, body []byte
 }
 
 // maxPooled bounds the buffers kept for reuse: one 5 MiB upload must not
@@ -26,7 +27,7 @@ var scratchPool = sync.Pool{New: func() any {
 }}
 
 func releaseScratch(s *scratch) {
-	if cap(s.msg) > maxPooled || cap(s.reply) > maxPooled {
+	if cap(s.msg) > maxPooled || cap(s.reply) > maxPooled || cap(s.body) > maxPooled {
 		return
 	}
 	scratchPool.Put(s)
@@ -77,7 +78,7 @@ func (s *Server) handle(ctx *fasthttp.RequestCtx) {
 	method := h.Method()
 	req := session.Request{
 		Method: method, URI: h.RequestURI(), Proto: h.Protocol(), Header: h.RawHeaders(),
-		Body: ctx.Request.Body(), Framed: f.framed,
+		Framed:  f.framed,
 		Forward: route.Forward, RequestID: rid,
 	}
 	if route.Forward || route.Streams != nil {
@@ -91,6 +92,10 @@ func (s *Server) handle(ctx *fasthttp.RequestCtx) {
 	}
 	if route.Streams != nil {
 		s.handleStream(ctx, route, &req, sc)
+		return
+	}
+	if req.Body, err = s.bufferedBody(ctx, sc); err != nil {
+		s.bodyFailed(ctx, route, rid, err)
 		return
 	}
 	sc.msg = session.AppendRequest(sc.msg[:0], &req)
@@ -168,6 +173,22 @@ func (s *Server) upstreamFailed(ctx *fasthttp.RequestCtx, route *Route, rid []by
 		ctx.Response.Header.Set("Retry-After", "1")
 	}
 	s.log.Warn("upstream failed", "id", string(rid), "route", route.Name, "status", status, "err", err)
+	s.errorReply(ctx, status, err.Error())
+}
+
+// bodyFailed answers a request whose body could not be taken: 413 over
+// the limit, else the client is gone or broke its framing. The rest of the
+// body is unread, so the connection cannot carry another request.
+func (s *Server) bodyFailed(ctx *fasthttp.RequestCtx, route *Route, rid []byte, err error) {
+	ctx.SetConnectionClose()
+	status := fasthttp.StatusBadRequest
+	if errors.Is(err, errBodyTooLarge) {
+		status = fasthttp.StatusRequestEntityTooLarge
+		if cc, ok := ctx.Conn().(*clientConn); ok {
+			cc.lingerOnClose()
+		}
+	}
+	s.log.Info("request body refused", "id", string(rid), "route", route.Name, "status", status, "err", err)
 	s.errorReply(ctx, status, err.Error())
 }
 

@@ -24,6 +24,11 @@ type Config struct {
 	// Inbound is the hub's inbound address, named to workers in every
 	// request of a frames route (X-Nanogate-Inbound). Zero: not sent.
 	Inbound string
+	// StreamBodies hands request bodies over as they arrive (fasthttp's
+	// StreamRequestBody), which frames routes need to relay an upload
+	// without holding it. The price: each connection keeps its 8 KiB read
+	// buffer while idle. Zero: bodies are read whole before the handler.
+	StreamBodies bool
 }
 
 // Server is the HTTP side of the gateway.
@@ -36,6 +41,9 @@ type Server struct {
 
 	inboundLine  []byte // "X-Nanogate-Inbound: URL\r\n", for frames routes
 	writeTimeout time.Duration
+	readTimeout  time.Duration
+	maxBody      int
+	streamBodies bool
 }
 
 // New builds a Server; it serves nothing until Serve.
@@ -51,6 +59,9 @@ func New(c Config) *Server {
 		reqIDs:  session.NewIDGen(),
 
 		writeTimeout: orDefault(c.WriteTimeout, 30*time.Second),
+		readTimeout:  orDefault(c.ReadTimeout, 30*time.Second),
+		maxBody:      orDefault(c.MaxBodyBytes, 8<<20),
+		streamBodies: c.StreamBodies,
 	}
 	if c.Inbound != "" {
 		s.inboundLine = []byte("X-Nanogate-Inbound: " + c.Inbound + "\r\n")
@@ -71,6 +82,7 @@ func New(c Config) *Server {
 		// (ReduceMemoryUsage), so idle connections do not pay for it.
 		WriteBufferSize:    32 << 10,
 		MaxRequestBodySize: orDefault(c.MaxBodyBytes, 8<<20),
+		StreamRequestBody:  c.StreamBodies,
 		Concurrency:        c.MaxConns,
 		Logger:             fasthttpLogger{log},
 		// Pass the worker's headers as it wrote them: no renaming, no
@@ -110,6 +122,9 @@ func (s *Server) Shutdown(ctx context.Context) error {
 // parseError answers a request fasthttp could not read.
 func (s *Server) parseError(ctx *fasthttp.RequestCtx, err error) {
 	status := parseErrorStatus(err)
+	if cc, ok := ctx.Conn().(*clientConn); ok && status == fasthttp.StatusRequestEntityTooLarge {
+		cc.lingerOnClose()
+	}
 	s.log.Info("unreadable request", "status", status, "client", ctx.RemoteAddr().String(), "err", err)
 	s.errorReply(ctx, status, err.Error())
 }

@@ -28,6 +28,11 @@ func (s *Server) handleStream(ctx *fasthttp.RequestCtx, route *Route, req *sessi
 		s.handleWebSocket(ctx, route, req, sc)
 		return
 	}
+	req.ContentLength = ctx.Request.Header.ContentLength() // -1: chunked
+	if req.ContentLength > s.maxBody {
+		s.bodyFailed(ctx, route, rid, errBodyTooLarge)
+		return
+	}
 	st, err := route.Streams.Open(req.Session, uint32(ctx.ConnRequestNum()))
 	if err != nil {
 		s.upstreamFailed(ctx, route, rid, err)
@@ -36,10 +41,22 @@ func (s *Server) handleStream(ctx *fasthttp.RequestCtx, route *Route, req *sessi
 	req.HeadOnly = true
 	req.Extra = s.inboundLine
 	sc.msg = session.AppendRequest(sc.msg[:0], req)
-	if err := s.sendRequest(st, sc.msg, req.Body, req.Framed); err != nil {
+	if err := st.Send(frames.Request, sc.msg); err != nil {
 		st.Close(false)
 		s.upstreamFailed(ctx, route, rid, err)
 		return
+	}
+	if req.Framed {
+		if err := s.streamBodyUp(ctx, st); err != nil {
+			st.Close(true)
+			if errors.Is(err, hub.ErrWorkerLost) {
+				ctx.SetConnectionClose()
+				s.upstreamFailed(ctx, route, rid, err)
+			} else {
+				s.bodyFailed(ctx, route, rid, err)
+			}
+			return
+		}
 	}
 	var resp session.Response
 	if err := s.awaitHead(st, route, sc.msg, req, &resp); err != nil {
@@ -70,25 +87,6 @@ func (s *Server) handleStream(ctx *fasthttp.RequestCtx, route *Route, req *sessi
 	// takes a while.
 	ctx.Response.ImmediateHeaderFlush = true
 	ctx.Response.SetBodyStream(body, resp.ContentLength)
-}
-
-// sendRequest sends the request head, then its body in body frames ended
-// by an empty one when the request has a body.
-func (s *Server) sendRequest(st *hub.Stream, head, body []byte, framed bool) error {
-	if err := st.Send(frames.Request, head); err != nil {
-		return err
-	}
-	if !framed && len(body) == 0 {
-		return nil
-	}
-	for len(body) > 0 {
-		n := min(len(body), maxBodyFrame)
-		if err := st.Send(frames.Body, body[:n]); err != nil {
-			return err
-		}
-		body = body[n:]
-	}
-	return st.Send(frames.Body, nil)
 }
 
 // errBadHead: the worker's headers frame is not a response head.
@@ -125,11 +123,16 @@ func (s *Server) awaitHead(st *hub.Stream, route *Route, head []byte, req *sessi
 			if retried {
 				return errors.New("worker asked for a second retry")
 			}
+			if req.Framed {
+				// The body went to the first worker as it arrived, and
+				// is not kept.
+				return errors.New("worker asked to retry a request whose body was streamed")
+			}
 			retried = true
 			if err := st.Retry(); err != nil {
 				return err
 			}
-			if err := s.sendRequest(st, head, req.Body, req.Framed); err != nil {
+			if err := st.Send(frames.Request, head); err != nil {
 				return err
 			}
 		case frames.End, frames.Close:

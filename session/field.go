@@ -13,6 +13,7 @@ const (
 	FieldForwardedProto
 	FieldRequestID
 	FieldSession
+	FieldInbound
 	FieldHost
 	FieldServer
 	FieldDate
@@ -78,7 +79,12 @@ func FieldOf(name []byte) Field {
 			want, f = "x-forwarded-proto", FieldForwardedProto
 		}
 	case 18:
-		want, f = "x-nanogate-session", FieldSession
+		switch name[11] | 0x20 {
+		case 's':
+			want, f = "x-nanogate-session", FieldSession
+		case 'i':
+			want, f = "x-nanogate-inbound", FieldInbound
+		}
 	}
 	if want == "" || !equalLower(name, want) {
 		return FieldOther

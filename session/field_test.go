@@ -9,7 +9,7 @@ func TestFieldOf(t *testing.T) {
 	names := map[string]Field{
 		"Content-Length": FieldContentLength, "transfer-encoding": FieldTransferEncoding,
 		"X-Forwarded-For": FieldForwardedFor, "X-FORWARDED-PROTO": FieldForwardedProto,
-		"X-Request-Id": FieldRequestID, "x-nanogate-session": FieldSession, "Host": FieldHost,
+		"X-Request-Id": FieldRequestID, "x-nanogate-session": FieldSession, "X-Nanogate-Inbound": FieldInbound, "Host": FieldHost,
 		"Server": FieldServer, "Date": FieldDate, "Connection": FieldConnection,
 		"Keep-Alive": FieldKeepAlive, "Proxy-Connection": FieldProxyConnection, "TE": FieldTE,
 		"Trailer": FieldTrailer, "Upgrade": FieldUpgrade,

@@ -31,9 +31,13 @@ type Request struct {
 	// Extra is header lines added last, each ending in CRLF (format
 	// frames: X-Nanogate-Inbound).
 	Extra []byte
-	// HeadOnly appends the head alone, its Content-Length still that of
-	// Body (format frames: the body follows in body frames).
+	// HeadOnly appends the head alone (format frames: the body follows in
+	// body frames), framed by ContentLength instead of Body.
 	HeadOnly bool
+	// ContentLength, with HeadOnly and Framed, is the body's length, or -1
+	// when the client did not announce it: the head then says
+	// Transfer-Encoding: chunked (the body frames carry it de-chunked).
+	ContentLength int
 }
 
 var (
@@ -78,12 +82,24 @@ func AppendRequest(dst []byte, r *Request) []byte {
 			if r.Forward {
 				continue
 			}
+		case FieldInbound:
+			if r.HeadOnly {
+				// Format frames: the worker sends the session's
+				// replies where this names; only the gateway says.
+				continue
+			}
 		}
 		dst = append(dst, line...)
 		dst = append(dst, "\r\n"...)
 	}
 
-	if len(r.Body) > 0 || r.Framed {
+	switch {
+	case r.HeadOnly && r.Framed && r.ContentLength < 0:
+		dst = append(dst, "Transfer-Encoding: chunked\r\n"...)
+	case r.HeadOnly && r.Framed:
+		dst = appendHeaderInt(dst, hContentLength, r.ContentLength)
+	case r.HeadOnly:
+	case len(r.Body) > 0 || r.Framed:
 		dst = appendHeaderInt(dst, hContentLength, len(r.Body))
 	}
 	if r.Forward {

@@ -243,6 +243,7 @@ func serve(cfg *config.Config, log *slog.Logger) error {
 		MaxConns:       cfg.Server.MaxConns,
 		Logger:         log,
 		Inbound:        cfg.Sessions.Inbound,
+		StreamBodies:   h != nil,
 	})
 	ln, err := listen(cfg.Listen, cfg.Server.ReusePort)
 	if err != nil {

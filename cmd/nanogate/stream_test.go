@@ -135,9 +135,20 @@ func TestFramesStream(t *testing.T) {
 	g, w, _ := framesStack(t, "")
 
 	t.Run("chunks-arrive-as-sent", func(t *testing.T) {
-		_, br := rawGet(t, g, "/sse")
+		c, err := net.Dial("tcp", g.addr)
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer c.Close()
+		// A client's own X-Nanogate-Inbound must not reach the worker:
+		// it would send the session's replies where the client says.
+		fmt.Fprintf(c, "GET /sse HTTP/1.1\r\nHost: t\r\nx-nanogate-inbound: tcp://evil:1\r\n\r\n")
+		br := bufio.NewReader(c)
 		req := w.next(t, frames.Request)
 		head := string(req.Body)
+		if strings.Contains(head, "evil") || strings.Count(head, "X-Nanogate-Inbound") != 1 {
+			t.Fatalf("the client's inbound header reached the worker: %q", head)
+		}
 		if !strings.HasPrefix(head, "GET /sse HTTP/1.1\r\n") || !strings.Contains(head, "X-Nanogate-Inbound: ipc://") ||
 			!strings.Contains(head, "X-Nanogate-Session: "+hex.EncodeToString(req.SID[:])) || req.Stream != 1 {
 			t.Fatalf("request frame: stream %d %q", req.Stream, head)
@@ -442,4 +453,99 @@ endpoints = ["ipc://%s/none.sock"]
 	if err == nil || resp == nil || resp.StatusCode != 503 {
 		t.Fatalf("websocket with no worker: %v %v", resp, err)
 	}
+}
+
+// TestFramesBodies: with a frames route the server streams request bodies
+// (StreamRequestBody), and max_body_bytes still answers 413, for frames and
+// for http routes; a chunked upload reaches the worker de-chunked.
+func TestFramesBodies(t *testing.T) {
+	t.Parallel()
+	dir := shortDir(t)
+	g, w, _ := framesStack(t, fmt.Sprintf(`
+[[route]]
+path = "/h/"
+endpoints = ["ipc://%s/nobody.sock"]
+[server]
+max_body_bytes = 100000
+`, dir))
+	post := func(path string, body io.Reader, size int64) int {
+		req, _ := http.NewRequest("POST", g.url+path, body)
+		req.ContentLength = size
+		resp, err := http.DefaultClient.Do(req)
+		if err != nil {
+			t.Fatal(err)
+		}
+		io.Copy(io.Discard, resp.Body)
+		resp.Body.Close()
+		return resp.StatusCode
+	}
+	big := bytes.Repeat([]byte("x"), 150000)
+
+	t.Run("chunked-upload", func(t *testing.T) {
+		payload := bytes.Repeat([]byte("0123456789"), 5000)
+		done := make(chan int, 1)
+		go func() { done <- post("/up", io.MultiReader(bytes.NewReader(payload)), -1) }()
+		req := w.next(t, frames.Request)
+		if !strings.Contains(string(req.Body), "Transfer-Encoding: chunked\r\n") || strings.Contains(string(req.Body), "Content-Length") {
+			t.Fatalf("head %q", req.Body)
+		}
+		var got []byte
+		for f := w.next(t, frames.Body); len(f.Body) > 0; f = w.next(t, frames.Body) {
+			got = append(got, f.Body...)
+		}
+		if !bytes.Equal(got, payload) {
+			t.Fatalf("body: %d bytes, want %d", len(got), len(payload))
+		}
+		w.send(t, req, frames.Headers, "HTTP/1.1 200 OK\r\nContent-Length: 2\r\n\r\nok")
+		if code := <-done; code != 200 {
+			t.Fatalf("status %d", code)
+		}
+	})
+	t.Run("frames-length-over-limit", func(t *testing.T) {
+		if code := post("/up", bytes.NewReader(big), int64(len(big))); code != 413 {
+			t.Fatalf("status %d, want 413", code)
+		}
+	})
+	t.Run("frames-chunked-over-limit", func(t *testing.T) {
+		done := make(chan int, 1)
+		go func() { done <- post("/up", io.MultiReader(bytes.NewReader(big)), -1) }()
+		w.next(t, frames.Request)
+		// Body frames up to the limit, then end: never the empty body
+		// frame that would say the upload is complete.
+		timeout := time.After(10 * time.Second)
+		for ended := false; !ended; {
+			select {
+			case f := <-w.in:
+				switch {
+				case f.Type == frames.End:
+					ended = true
+				case f.Type == frames.Body && len(f.Body) == 0:
+					t.Fatal("an upload over the limit was ended as complete")
+				case f.Type != frames.Body:
+					t.Fatalf("unexpected %s frame", f.Type)
+				}
+			case <-timeout:
+				t.Fatal("no end frame after the limit")
+			}
+		}
+		if code := <-done; code != 413 {
+			t.Fatalf("status %d, want 413", code)
+		}
+	})
+	t.Run("http-length-over-limit", func(t *testing.T) {
+		if code := post("/h/x", bytes.NewReader(big), int64(len(big))); code != 413 {
+			t.Fatalf("status %d, want 413", code)
+		}
+	})
+	t.Run("http-chunked-over-limit", func(t *testing.T) {
+		if code := post("/h/x", io.MultiReader(bytes.NewReader(big)), -1); code != 413 {
+			t.Fatalf("status %d, want 413", code)
+		}
+	})
+	t.Run("http-under-limit", func(t *testing.T) {
+		// Read whole and sent on: no worker there, so 503.
+		if code := post("/h/x", bytes.NewReader(big[:1000]), 1000); code != 503 {
+			t.Fatalf("status %d, want 503", code)
+		}
+	})
 }

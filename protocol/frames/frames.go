@@ -44,7 +44,7 @@ const (
 	_ Type = iota
 
 	// Gateway to worker.
-	Request // the request head (request line, headers, CRLF), then the whole body when the route buffers it
+	Request // the request head (request line, headers, CRLF); the body follows in Body frames
 
 	// Both directions.
 	Body     // a piece of the body; gateway to worker, an empty one ends the request body

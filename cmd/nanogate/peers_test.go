@@ -19,40 +19,48 @@ import (
 	"time"
 )
 
-var cWorker struct {
+// cWorkers holds the C workers built so far, by source name.
+var cWorkers sync.Map // name -> *cBuild
+
+type cBuild struct {
 	once sync.Once
 	path string
 	err  error
 }
 
-// buildCWorker compiles backend-sdk/c/modnano_worker.c once. A missing
+// buildCWorker compiles backend-sdk/c/modnano_worker.c once.
+func buildCWorker(t *testing.T) string { return buildC(t, "modnano_worker") }
+
+// buildC compiles backend-sdk/c/NAME.c once per test binary. A missing
 // compiler or libnanomsg is a failure, not a skip: CI installs them.
-func buildCWorker(t *testing.T) string {
+func buildC(t *testing.T, name string) string {
 	t.Helper()
-	cWorker.once.Do(func() {
+	v, _ := cWorkers.LoadOrStore(name, &cBuild{})
+	b := v.(*cBuild)
+	b.once.Do(func() {
 		cc, err := exec.LookPath("cc")
 		if err != nil {
-			cWorker.err = fmt.Errorf("no C compiler (cc): run `make deps` to install it and libnanomsg-dev: %w", err)
+			b.err = fmt.Errorf("no C compiler (cc): run `make deps` to install it and libnanomsg-dev: %w", err)
 			return
 		}
-		src := filepath.Join("..", "..", "backend-sdk", "c", "modnano_worker.c")
-		out := filepath.Join(buildDir, "modnano_worker")
+		src := filepath.Join("..", "..", "backend-sdk", "c", name+".c")
+		out := filepath.Join(buildDir, name)
 		msg, err := exec.Command(cc, "-O2", "-Wall", "-Wextra", "-o", out, src, "-lnanomsg").CombinedOutput()
 		switch {
 		case err != nil && strings.Contains(string(msg), "nanomsg"):
-			cWorker.err = fmt.Errorf("cannot build the C worker against libnanomsg: run `make deps` (Debian: libnanomsg-dev): %v\n%s", err, msg)
+			b.err = fmt.Errorf("cannot build %s against libnanomsg: run `make deps` (Debian: libnanomsg-dev): %v\n%s", src, err, msg)
 		case err != nil:
-			cWorker.err = fmt.Errorf("cc %s: %v\n%s", src, err, msg)
+			b.err = fmt.Errorf("cc %s: %v\n%s", src, err, msg)
 		case len(msg) > 0:
-			cWorker.err = fmt.Errorf("cc %s: warnings with -Wall -Wextra:\n%s", src, msg)
+			b.err = fmt.Errorf("cc %s: warnings with -Wall -Wextra:\n%s", src, msg)
 		default:
-			cWorker.path = out
+			b.path = out
 		}
 	})
-	if cWorker.err != nil {
-		t.Fatal(cWorker.err)
+	if b.err != nil {
+		t.Fatal(b.err)
 	}
-	return cWorker.path
+	return b.path
 }
 
 // TestModNanoCWorker: a libnanomsg worker that replies without

@@ -16,6 +16,8 @@ import (
 	"log/slog"
 	"net"
 	"net/http"
+	"os"
+	"os/exec"
 	"path/filepath"
 	"strings"
 	"testing"
@@ -546,6 +548,80 @@ max_body_bytes = 100000
 		// Read whole and sent on: no worker there, so 503.
 		if code := post("/h/x", bytes.NewReader(big[:1000]), 1000); code != 503 {
 			t.Fatalf("status %d, want 503", code)
+		}
+	})
+}
+
+// TestCStreamWorker: the libnanomsg example worker (backend-sdk/c/
+// stream_worker.c, no nanogate code) streams through the real gateway to
+// curl: chunks arrive one by one, an upload is counted, a WebSocket echoes.
+func TestCStreamWorker(t *testing.T) {
+	t.Parallel()
+	bin := buildC(t, "stream_worker")
+	curl, err := exec.LookPath("curl")
+	if err != nil {
+		t.Fatalf("curl not installed (run make deps): %v", err)
+	}
+	dir := shortDir(t)
+	ep, inbound := "ipc://"+filepath.Join(dir, "c.sock"), "ipc://"+filepath.Join(dir, "in.sock")
+	cfg := writeFile(t, "nanogate.toml", fmt.Sprintf(`
+[sessions]
+inbound = %q
+[[route]]
+format = "frames"
+websocket = true
+endpoints = [%q]
+`, inbound, ep))
+	startProc(t, "stream_worker", bin, ep)
+	g := startGateway(t, "--config", cfg)
+	g.waitConnected(t, 0, ep)
+
+	t.Run("curl-no-buffer", func(t *testing.T) {
+		cmd := exec.Command(curl, "-sS", "--no-buffer", "--max-time", "10", g.url+"/stream?n=3")
+		out, err := cmd.StdoutPipe()
+		if err != nil {
+			t.Fatal(err)
+		}
+		if err := cmd.Start(); err != nil {
+			t.Fatal(err)
+		}
+		defer cmd.Wait()
+		sc := bufio.NewScanner(out)
+		var at []time.Time
+		var lines []string
+		for sc.Scan() {
+			at = append(at, time.Now())
+			lines = append(lines, sc.Text())
+		}
+		if strings.Join(lines, ",") != "chunk 1,chunk 2,chunk 3" {
+			t.Fatalf("curl printed %q", lines)
+		}
+		// The worker spaces its chunks 100 ms apart: they were not
+		// gathered into one body.
+		if gap := at[2].Sub(at[0]); gap < 150*time.Millisecond {
+			t.Fatalf("first and last chunk %v apart: buffered, not streamed", gap)
+		}
+	})
+	t.Run("curl-upload", func(t *testing.T) {
+		f := filepath.Join(t.TempDir(), "up")
+		if err := os.WriteFile(f, bytes.Repeat([]byte{0, 1, 2, 3}, 1<<18), 0o644); err != nil {
+			t.Fatal(err)
+		}
+		out, err := exec.Command(curl, "-sS", "--max-time", "10", "--data-binary", "@"+f, g.url+"/upload").CombinedOutput()
+		if err != nil || strings.TrimSpace(string(out)) != "1048576" {
+			t.Fatalf("curl: %v %q", err, out)
+		}
+	})
+	t.Run("websocket-echo", func(t *testing.T) {
+		ws, _, err := websocket.DefaultDialer.Dial("ws://"+g.addr+"/ws", nil)
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer ws.Close()
+		ws.SetReadDeadline(time.Now().Add(10 * time.Second))
+		ws.WriteMessage(websocket.BinaryMessage, []byte{9, 0, 9})
+		if mt, msg, err := ws.ReadMessage(); err != nil || mt != websocket.BinaryMessage || !bytes.Equal(msg, []byte{9, 0, 9}) {
+			t.Fatalf("echo: %d %v %v", mt, msg, err)
 		}
 	})
 }

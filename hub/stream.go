@@ -56,7 +56,8 @@ func (s *Stream) Send(t frames.Type, body []byte) error {
 
 // Next returns the next frame from the worker, waiting at most idle. The
 // body is the caller's until the next call. Frames queued before the
-// worker's connection ended are still returned; then ErrWorkerLost.
+// worker's connection ended are still returned, then ErrWorkerLost; a cut
+// (ErrOverflow) or an Interrupt is returned at once.
 func (s *Stream) Next(idle time.Duration) (frames.Type, []byte, error) {
 	if s.timer == nil {
 		s.timer = time.NewTimer(idle)
@@ -66,6 +67,12 @@ func (s *Stream) Next(idle time.Duration) (frames.Type, []byte, error) {
 	lost := false
 	for {
 		s.mu.Lock()
+		if err := s.err; err != nil {
+			// Cut, interrupted or closed: what is queued no longer
+			// matters.
+			s.mu.Unlock()
+			return 0, nil, err
+		}
 		if s.head < len(s.q) {
 			it := s.q[s.head]
 			s.q[s.head] = item{}
@@ -77,12 +84,8 @@ func (s *Stream) Next(idle time.Duration) (frames.Type, []byte, error) {
 			s.mu.Unlock()
 			return it.t, it.body, nil
 		}
-		err := s.err
 		s.mu.Unlock()
-		switch {
-		case err != nil:
-			return 0, nil, err
-		case lost:
+		if lost {
 			return 0, nil, ErrWorkerLost
 		}
 		select {

@@ -1,0 +1,219 @@
+package hub
+
+import (
+	"context"
+	"log/slog"
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/nanogate/nanogate/internal/sp"
+	"github.com/nanogate/nanogate/protocol/frames"
+)
+
+var quiet = slog.New(slog.DiscardHandler)
+
+// rig is a hub with one pool, a PULL standing in for the worker and a
+// PUSH standing in for any process that pushes to the inbound address.
+type rig struct {
+	h      *Hub
+	pool   *Pool
+	toWork chan frames.Frame
+	push   *sp.Push
+}
+
+func newRig(t *testing.T) *rig {
+	t.Helper()
+	dir, err := os.MkdirTemp("", "hub")
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { os.RemoveAll(dir) })
+	in, ep := "ipc://"+filepath.Join(dir, "in"), "ipc://"+filepath.Join(dir, "w")
+	h, err := New(Config{Inbound: in, Logger: quiet})
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { h.Close() })
+	r := &rig{h: h, toWork: make(chan frames.Frame, 64)}
+	worker, err := sp.NewPull(sp.LinkConfig{URL: ep, Listen: true, Logger: quiet}, func(msg []byte) {
+		f, err := frames.Parse(msg)
+		if err != nil {
+			t.Errorf("hub sent %q: %v", msg, err)
+			return
+		}
+		f.Body = append([]byte(nil), f.Body...)
+		r.toWork <- f
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { worker.Close() })
+	if r.pool, err = h.NewPool(PoolConfig{Name: "t", Endpoints: []Endpoint{{URL: ep}}}); err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { r.pool.Close() })
+	if r.push, err = sp.NewPush(sp.LinkConfig{URL: in, Logger: quiet}); err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { r.push.Close() })
+	deadline := time.Now().Add(5 * time.Second)
+	for r.pool.Workers() == 0 {
+		if time.Now().After(deadline) {
+			t.Fatal("worker never connected")
+		}
+		time.Sleep(2 * time.Millisecond)
+	}
+	return r
+}
+
+func (r *rig) pushFrame(t *testing.T, sid [16]byte, ty frames.Type, stream uint32, body string) {
+	t.Helper()
+	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+	defer cancel()
+	pe, err := r.push.Wait(ctx)
+	if err != nil {
+		t.Fatal(err)
+	}
+	pe.Send(nil, frames.Append(nil, sid, ty, stream, []byte(body)))
+}
+
+func TestDeliverAndOrder(t *testing.T) {
+	r := newRig(t)
+	sid := [16]byte{1}
+	st, err := r.pool.Open(sid, 7)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer st.Close(false)
+	if err := st.Send(frames.Request, []byte("GET / HTTP/1.1\r\n\r\n")); err != nil {
+		t.Fatal(err)
+	}
+	if f := <-r.toWork; f.Type != frames.Request || f.SID != sid || f.Stream != 7 {
+		t.Fatalf("worker got %+v", f)
+	}
+	r.pushFrame(t, sid, frames.Chunk, 7, "a")
+	r.pushFrame(t, sid, frames.Chunk, 6, "stale") // an ended stream: dropped
+	r.pushFrame(t, sid, frames.Chunk, 0, "b")     // 0: the current stream
+	for _, want := range []string{"a", "b"} {
+		ty, body, err := st.Next(5 * time.Second)
+		if err != nil || ty != frames.Chunk || string(body) != want {
+			t.Fatalf("Next = %s %q %v, want chunk %q", ty, body, err, want)
+		}
+	}
+	if d := r.h.Drops(); d["ended_stream"] != 1 {
+		t.Fatalf("drops %v", d)
+	}
+	if r.h.Live() != 1 {
+		t.Fatalf("live %d", r.h.Live())
+	}
+}
+
+func TestIdleAndClose(t *testing.T) {
+	r := newRig(t)
+	st, err := r.pool.Open([16]byte{2}, 1)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, _, err := st.Next(20 * time.Millisecond); err != ErrIdle {
+		t.Fatalf("Next on a silent stream: %v, want ErrIdle", err)
+	}
+	st.Close(true)
+	if f := <-r.toWork; f.Type != frames.End {
+		t.Fatalf("worker got %s, want end", f.Type)
+	}
+	if r.h.Live() != 0 {
+		t.Fatal("closed stream still registered")
+	}
+	r.pushFrame(t, [16]byte{2}, frames.Chunk, 1, "late")
+	deadline := time.Now().Add(5 * time.Second)
+	for r.h.Drops()["unknown_session"] != 1 {
+		if time.Now().After(deadline) {
+			t.Fatalf("drops %v", r.h.Drops())
+		}
+		time.Sleep(2 * time.Millisecond)
+	}
+}
+
+// TestOverflow: a worker that sends past the window without the client
+// reading cuts the stream instead of growing the queue.
+func TestOverflow(t *testing.T) {
+	r := newRig(t)
+	sid := [16]byte{3}
+	st, err := r.pool.Open(sid, 1)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer st.Close(false)
+	piece := strings.Repeat("x", 64<<10)
+	for range maxQueuedBytes/len(piece) + 2 {
+		r.pushFrame(t, sid, frames.Body, 1, piece)
+	}
+	deadline := time.Now().Add(5 * time.Second)
+	for r.h.Drops()["overflow"] == 0 {
+		if time.Now().After(deadline) {
+			t.Fatalf("no overflow: drops %v", r.h.Drops())
+		}
+		time.Sleep(2 * time.Millisecond)
+	}
+	if _, _, err := st.Next(5 * time.Second); err != ErrOverflow {
+		t.Fatalf("after the window: %v, want ErrOverflow", err)
+	}
+}
+
+// TestWorkerLost: frames queued before the worker left are still read,
+// then ErrWorkerLost; with no worker, Open fails at once.
+func TestWorkerLost(t *testing.T) {
+	r := newRig(t)
+	sid := [16]byte{4}
+	st, err := r.pool.Open(sid, 1)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer st.Close(false)
+	r.pushFrame(t, sid, frames.Chunk, 1, "last words")
+	for deadline := time.Now().Add(5 * time.Second); ; time.Sleep(time.Millisecond) {
+		st.mu.Lock()
+		n := len(st.q) - st.head
+		st.mu.Unlock()
+		if n == 1 {
+			break
+		}
+		if time.Now().After(deadline) {
+			t.Fatal("the frame was never queued")
+		}
+	}
+	r.pool.Close()
+	if _, body, err := st.Next(5 * time.Second); err != nil || string(body) != "last words" {
+		t.Fatalf("queued frame: %q %v", body, err)
+	}
+	if _, _, err := st.Next(5 * time.Second); err != ErrWorkerLost {
+		t.Fatalf("after the worker left: %v", err)
+	}
+	if _, err := r.pool.Open([16]byte{5}, 1); err != ErrNoWorker {
+		t.Fatalf("Open with no worker: %v", err)
+	}
+}
+
+// TestPingPong: a ping for a live stream is answered on its worker's
+// connection.
+func TestPingPong(t *testing.T) {
+	r := newRig(t)
+	sid := [16]byte{6}
+	st, err := r.pool.Open(sid, 1)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer st.Close(false)
+	r.pushFrame(t, sid, frames.Ping, 0, "")
+	select {
+	case f := <-r.toWork:
+		if f.Type != frames.Pong || f.SID != sid {
+			t.Fatalf("got %+v", f)
+		}
+	case <-time.After(5 * time.Second):
+		t.Fatal("no pong")
+	}
+}

@@ -45,7 +45,7 @@ func BenchmarkRoundTrip(b *testing.B) {
 					defer srv.Shutdown()
 				}
 				p, err := NewPool(Config{Name: "bench", Endpoints: []Endpoint{{URL: url}}, Contexts: 1024,
-					Mangos: engine.mangos, Logger: slog.New(slog.DiscardHandler)})
+					mangos: engine.mangos, Logger: slog.New(slog.DiscardHandler)})
 				if err != nil {
 					b.Fatal(err)
 				}

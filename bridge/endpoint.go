@@ -42,7 +42,7 @@ func openEndpoint(e Endpoint, c *Config, log *slog.Logger) (*endpoint, error) {
 	log = log.With("endpoint", e.URL)
 	var t transport
 	var err error
-	if sp.Supported(e.URL) && !c.Mangos {
+	if sp.Supported(e.URL) && !c.mangos {
 		t, err = openSP(e, c, log)
 	} else {
 		t, err = openMangos(e, c, log)

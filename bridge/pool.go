@@ -16,8 +16,11 @@ type Config struct {
 	Contexts        int           // in-flight limit per endpoint; zero: 64
 	MaxReplyBytes   int           // larger replies close the connection (502); zero: 64 MiB
 	RetryIdempotent bool          // retry an idempotent request once when its worker is lost; zero: never resend
-	Mangos          bool          // use mangos for tcp:// and ipc:// too; zero: package sp (faster), mangos only for the other schemes
 	Logger          *slog.Logger  // zero: slog.Default()
+
+	// mangos makes tcp:// and ipc:// go through mangos too, for the
+	// benchmark that compares the two engines; unexported, a test knob.
+	mangos bool
 }
 
 func (c *Config) timeout() time.Duration {

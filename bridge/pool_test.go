@@ -105,7 +105,7 @@ func TestMangosTransport(t *testing.T) {
 
 func newPool(t *testing.T, c Config) *Pool {
 	t.Helper()
-	c.Mangos = useMangos
+	c.mangos = useMangos
 	if c.Logger == nil {
 		c.Logger = slog.New(slog.DiscardHandler)
 	}

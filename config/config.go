@@ -138,9 +138,10 @@ type Route struct {
 	// MaxReplyBytes caps a worker's reply (mangos OptionMaxRecvSize).
 	// Zero: 64 MiB.
 	MaxReplyBytes int64
-	// RetryIdempotent resends GET, HEAD and OPTIONS requests when the
-	// worker's connection drops. Zero: false, never resend (a resent POST
-	// runs twice).
+	// RetryIdempotent resends GET, HEAD, OPTIONS and TRACE requests (the
+	// safe methods of RFC 9110 section 9.2.1) once, to another endpoint,
+	// when the worker's connection drops. Zero: false, never resend (a
+	// resent POST runs twice).
 	RetryIdempotent bool
 	// NoForwardedHeaders stops the gateway adding X-Forwarded-For,
 	// X-Forwarded-Proto, X-Request-Id and X-Nanogate-Session. It is the

@@ -116,14 +116,18 @@ func NewClient(cfg ClientConfig) (*Client, error) {
 		s.done = make(chan struct{}, 1)
 		c.free <- s
 	}
-	c.wg.Add(1)
-	go c.sweep()
 	if cfg.Listen {
+		// Bound before any goroutine starts, so that a listen error
+		// leaves nothing running.
 		ln, err := listen(addr)
 		if err != nil {
 			return nil, fmt.Errorf("sp: listen %s: %w", cfg.URL, err)
 		}
 		c.ln = ln
+	}
+	c.wg.Add(1)
+	go c.sweep()
+	if c.ln != nil {
 		c.wg.Add(1)
 		go c.acceptLoop()
 	} else {

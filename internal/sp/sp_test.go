@@ -11,6 +11,7 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"runtime"
 	"sync"
 	"sync/atomic"
 	"testing"
@@ -581,5 +582,23 @@ func TestBatchBound(t *testing.T) {
 		}
 	case <-time.After(5 * time.Second):
 		t.Fatal("a sender waiting for room was not released by close")
+	}
+}
+
+// TestListenErrorStartsNothing: a Client that cannot bind returns its
+// error with no goroutine left behind (its sweeper used to start first and
+// run forever).
+func TestListenErrorStartsNothing(t *testing.T) {
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer ln.Close()
+	before := runtime.NumGoroutine()
+	if _, err := NewClient(ClientConfig{URL: "tcp://" + ln.Addr().String(), Listen: true, Logger: quiet}); err == nil {
+		t.Fatal("listen on a taken port succeeded")
+	}
+	if after := runtime.NumGoroutine(); after > before {
+		t.Fatalf("%d goroutines before, %d after the failed NewClient", before, after)
 	}
 }

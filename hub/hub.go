@@ -133,6 +133,10 @@ func (h *Hub) deliver(msg []byte) {
 	st := sh.m[f.SID]
 	sh.mu.Unlock()
 	switch {
+	case (st == nil || f.Stream != 0 && f.Stream != st.Num) && (f.Type == frames.End || f.Type == frames.Credit):
+		// A worker's end after a response the gateway already saw
+		// complete (its Content-Length reached, the client gone): news
+		// to no one, and not worth counting with the strays.
 	case st == nil:
 		h.drop(dropUnknown, f.Type.String())
 	case f.Stream != 0 && f.Stream != st.Num:

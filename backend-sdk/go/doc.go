@@ -61,6 +61,55 @@
 // 8 µs of worker CPU per request against 15 for the same handler on
 // net/http (bench/README.md, nanogate-ipc-fast).
 //
+// # Streams: StreamServer, AcceptWebSocket, Pusher
+//
+// A route of format frames (docs/PROTOCOL.md) carries what one reply per
+// request cannot: streamed responses (server-sent events), uploads read as
+// they arrive, WebSocket, and messages pushed to a client by its session
+// id. A StreamServer serves an http.Handler there:
+//
+//	s := &worker.StreamServer{Handler: mux}
+//	if err := s.Listen("ipc:///tmp/nanogate-api.sock"); err != nil { ... } // or Dial, for mode "listen"
+//	...
+//	err := s.Shutdown(ctx) // running handlers finish; new requests go back to the gateway (retry)
+//
+// Requests arrive on a PULL socket (tcp:// or ipc://), and each runs its
+// handler in its own goroutine, at most MaxStreams at once (503 beyond).
+// The reply's frames go to the gateway's inbound address, which every
+// request names (X-Nanogate-Inbound): no configuration. What changes for a
+// handler:
+//
+//   - Flush sends: the head (without Content-Length, so the client gets
+//     the body chunked) and what was written, at once. Without Flush, up
+//     to 32 KiB is gathered; a reply that fits is sent whole, with its
+//     Content-Length, when the handler returns.
+//   - r.Body is read as the client sends it (r.ContentLength is -1 when the
+//     client did not say); up to 1 MiB per stream waits for the handler.
+//     A handler that leaves it full for 30 seconds has its stream cut, since
+//     other streams' frames wait behind it on the gateway's connection.
+//   - r.Context() ends when the client goes away (the gateway's end frame);
+//     reads and writes then fail with ErrStreamEnded.
+//   - Writes wait when the client does not keep up: a stream may have
+//     256 KiB (frames.Window) of body in flight, and the gateway grants
+//     more as it delivers it.
+//
+// A request with Upgrade: websocket has been answered by the gateway
+// already; AcceptWebSocket takes its stream over, and ReadMessage and
+// WriteMessage carry whole messages (TextMessage, BinaryMessage, as in
+// gorilla/websocket). The client's close reads as a *CloseError; the
+// WebSocket ends when its handler returns.
+//
+// Any process may push to a client whose session id it knows (from
+// X-Nanogate-Session, or WebSocket.SessionID), through the gateway's
+// inbound address:
+//
+//	p, err := worker.NewPusher("ipc:///tmp/nanogate-inbound.sock")
+//	err = p.Text(sessionID, "hello")
+//	err = p.Close()
+//
+// Send returns once the frame is written, waiting up to 5 seconds for the
+// gateway, so a command may exit right after.
+//
 // # Endpoints
 //
 // URLs are mangos URLs: ipc:///path, tcp://host:port, tls+tcp://host:port

@@ -7,7 +7,6 @@ import (
 	"flag"
 	"fmt"
 	"io"
-	"log/slog"
 	"os"
 	"time"
 
@@ -134,23 +133,15 @@ func pushFrame(text, binary, chunk string, closeWS, end bool, code int, reason s
 	return t, body, nil
 }
 
-// sendFrame connects a PUSH socket to url, sends msg and waits for it to
-// be written.
+// sendFrame connects to url, waiting up to timeout for the gateway, and
+// writes msg before it returns.
 func sendFrame(url string, msg []byte, timeout time.Duration) error {
-	p, err := sp.NewPush(sp.LinkConfig{URL: url, Logger: slog.New(slog.DiscardHandler)})
-	if err != nil {
-		return err
-	}
 	ctx, cancel := context.WithTimeout(context.Background(), timeout)
 	defer cancel()
-	peer, err := p.Wait(ctx)
+	s, err := sp.DialSender(ctx, url)
 	if err != nil {
-		p.Close()
-		return fmt.Errorf("no gateway listening within %s", timeout)
+		return fmt.Errorf("no gateway listening within %s: %w", timeout, err)
 	}
-	if err := peer.Send(nil, msg); err != nil {
-		p.Close()
-		return err
-	}
-	return p.Flush()
+	defer s.Close()
+	return s.Send(msg, time.Now().Add(timeout))
 }

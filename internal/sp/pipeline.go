@@ -27,6 +27,14 @@ type LinkConfig struct {
 	Listen      bool         // bind and accept peers; zero: dial one peer and keep redialling it
 	MaxRecvSize int          // Pull: larger messages close the connection; zero: 64 MiB
 	Logger      *slog.Logger // zero: slog.Default()
+	PeerName    string       // what the peer is, in log messages ("gateway"); zero: "worker"
+}
+
+func (c LinkConfig) peerName() string {
+	if c.PeerName == "" {
+		return "worker"
+	}
+	return c.PeerName
 }
 
 // linker dials (and redials) or accepts the connections of one address,
@@ -210,13 +218,14 @@ func (p *Push) serve(cn *conn) {
 	list := append(slices.Clone(*p.peers.Load()), peer)
 	p.peers.Store(&list)
 	p.mu.Unlock()
-	p.log.Info("worker connected", "url", p.l.cfg.URL, "remote", cn.nc.RemoteAddr().String(), "workers", len(list))
+	p.log.Info(p.l.cfg.peerName()+" connected", "url", p.l.cfg.URL, "remote", cn.nc.RemoteAddr().String(), "peers", len(list))
 
 	_, err := cn.br.Discard(1)
 	cn.close()
 	p.mu.Lock()
-	list = slices.DeleteFunc(slices.Clone(*p.peers.Load()), func(x *Peer) bool { return x == peer })
-	p.peers.Store(&list)
+	// A new slice and a new variable: Pick may still read the old list.
+	rest := slices.DeleteFunc(slices.Clone(*p.peers.Load()), func(x *Peer) bool { return x == peer })
+	p.peers.Store(&rest)
 	p.mu.Unlock()
 	close(peer.done)
 	if err == nil {
@@ -225,7 +234,7 @@ func (p *Push) serve(cn *conn) {
 	select {
 	case <-p.l.stop:
 	default:
-		p.log.Warn("worker disconnected", "url", p.l.cfg.URL, "err", err, "workers", len(list))
+		p.log.Warn(p.l.cfg.peerName()+" disconnected", "url", p.l.cfg.URL, "err", err, "peers", len(rest))
 	}
 }
 

@@ -252,3 +252,47 @@ func TestPipelineCPeers(t *testing.T) {
 		}
 	}
 }
+
+// TestSender: DialSender waits for a PULL that binds late, Send has
+// written the message when it returns (Close right after loses nothing),
+// and a peer of another protocol is refused at once.
+func TestSender(t *testing.T) {
+	url := ipcURL(t)
+	c := newCollector()
+	dialed := make(chan *Sender, 1)
+	go func() {
+		ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+		defer cancel()
+		s, err := DialSender(ctx, url)
+		if err != nil {
+			t.Error(err)
+		}
+		dialed <- s
+	}()
+	newPull(t, LinkConfig{URL: url, Listen: true}, c.handle) // after the dial began
+	s := <-dialed
+	if s == nil {
+		t.FailNow()
+	}
+	for i := range 3 {
+		if err := s.Send([]byte(fmt.Sprint("m", i)), time.Now().Add(5*time.Second)); err != nil {
+			t.Fatal(err)
+		}
+	}
+	s.Close()
+	if got := c.wait(t, 3); got[0] != "m0" || got[2] != "m2" {
+		t.Fatalf("got %q", got)
+	}
+
+	other := ipcURL(t)
+	newPush(t, LinkConfig{URL: other, Listen: true}) // a PUSH, not a PULL
+	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+	defer cancel()
+	start := time.Now()
+	if _, err := DialSender(ctx, other); err != ErrBadProtocol {
+		t.Fatalf("dial to a PUSH: %v, want ErrBadProtocol", err)
+	}
+	if time.Since(start) > 2*time.Second {
+		t.Fatal("a wrong peer was retried until the deadline")
+	}
+}

@@ -216,7 +216,8 @@ func ParseClose(body []byte) (code int, reason []byte, ok bool) {
 	return code, reason, true
 }
 
-// Window is the body bytes each side may send on a stream before it is
-// granted credit: response body bytes from a worker, request body bytes
-// from the gateway. WebSocket message bytes count too.
+// Window is the body bytes a worker may send on a stream before the
+// gateway grants credit: response body bytes and WebSocket message bytes.
+// The other way, the gateway relies on the transport's back-pressure
+// (docs/PROTOCOL.md, flow control).
 const Window = 256 << 10

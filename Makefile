@@ -7,9 +7,11 @@ SUDO      := $(shell [ "$$(id -u)" = 0 ] || echo sudo)
 FUZZTIME  ?= 30s
 DEMO_SOCK ?= /tmp/nanogate-demo.sock
 
-# Real peers the tests talk to: libnanomsg for the mod_nano-style C worker,
-# nanocat and nngcat as raw nanomsg peers, a C compiler and curl.
-TEST_PKGS  := gcc libc6-dev libnanomsg-dev nanomsg-utils nng-utils curl
+# Real peers the tests talk to: libnanomsg for the C workers, nanocat and
+# nngcat as raw nanomsg peers, a C compiler, curl, Python's websockets
+# client (Debian's, seen by /usr/bin/python3) and headless Chromium for the
+# streaming and WebSocket tests.
+TEST_PKGS  := gcc libc6-dev libnanomsg-dev nanomsg-utils nng-utils curl python3 python3-websockets chromium
 # Contenders and load generator for `make bench` (bench/README.md), and the
 # compiler for the mod_nano-style C worker.
 BENCH_PKGS := wrk nginx apache2 libnanomsg-dev gcc libc6-dev
@@ -25,9 +27,10 @@ build:
 # The demo worker binds $(DEMO_SOCK); the gateway (nanogate.toml) dials it.
 # Ctrl-C stops both.
 run: build
-	@$(BIN)/demo-worker --bind ipc://$(DEMO_SOCK) & worker=$$!; \
+	@$(BIN)/demo-worker --stream --bind ipc://$(DEMO_SOCK) & worker=$$!; \
 	trap 'kill $$worker 2>/dev/null; wait $$worker 2>/dev/null' EXIT INT TERM; \
-	echo "nanogate on http://127.0.0.1:8080 -> demo worker on ipc://$(DEMO_SOCK); try: curl -i localhost:8080/api/hello"; \
+	echo "nanogate on http://127.0.0.1:8080 -> demo worker on ipc://$(DEMO_SOCK)"; \
+	echo "open http://127.0.0.1:8080/ (SSE clock, WebSocket echo, push), or: curl -N localhost:8080/api/sse"; \
 	$(BIN)/nanogate --config nanogate.toml
 
 # apt-get only what is missing, so a warm machine does not touch the network.
@@ -64,6 +67,7 @@ fuzz:
 	$(GO) test ./config -run '^$$' -fuzz FuzzParse -fuzztime $(FUZZTIME)
 	$(GO) test ./internal/sp -run '^$$' -fuzz FuzzFrames -fuzztime $(FUZZTIME)
 	$(GO) test ./session -run '^$$' -fuzz FuzzFieldOf -fuzztime $(FUZZTIME)
+	$(GO) test ./protocol/frames -run '^$$' -fuzz FuzzParse -fuzztime $(FUZZTIME)
 	$(GO) test ./backend-sdk/go -run '^$$' -fuzz '^FuzzParseRequest$$' -fuzztime $(FUZZTIME)
 	$(GO) test ./backend-sdk/go -run '^$$' -fuzz '^FuzzHandle$$' -fuzztime $(FUZZTIME)
 	$(GO) test ./backend-sdk/go -run '^$$' -fuzz '^FuzzParseVsNetHTTP$$' -fuzztime $(FUZZTIME)

@@ -34,6 +34,7 @@ import (
 var (
 	gatewayBin string // the nanogate binary under test
 	workerBin  string // backend-sdk/go/cmd/test-worker
+	demoBin    string // backend-sdk/go/cmd/demo-worker, what make run starts
 	buildDir   string // where they are built; C workers are built here too
 )
 
@@ -54,9 +55,11 @@ func runTests(m *testing.M) int {
 	buildDir = dir
 	gatewayBin = filepath.Join(dir, "nanogate")
 	workerBin = filepath.Join(dir, "test-worker")
+	demoBin = filepath.Join(dir, "demo-worker")
 	for _, b := range []struct{ out, pkg string }{
 		{gatewayBin, "."},
 		{workerBin, "github.com/nanogate/nanogate/backend-sdk/go/cmd/test-worker"},
+		{demoBin, "github.com/nanogate/nanogate/backend-sdk/go/cmd/demo-worker"},
 	} {
 		cmd := exec.Command("go", "build", "-o", b.out, b.pkg)
 		if out, err := cmd.CombinedOutput(); err != nil {

@@ -99,6 +99,7 @@ func testDemoUpload(t *testing.T, g *gateway) {
 	for _, args := range [][]string{
 		{"--data-binary", "@" + f},                                     // Content-Length
 		{"-H", "Transfer-Encoding: chunked", "--data-binary", "@" + f}, // chunked
+		{"-T", f}, // PUT, as the README shows
 	} {
 		out, err := exec.Command("curl", append([]string{"-sS", "--max-time", "20", g.url + "/api/upload"}, args...)...).CombinedOutput()
 		if err != nil || !strings.Contains(string(out), "9437184") {

@@ -51,6 +51,7 @@ func main() {
 		})
 	})
 	mux.HandleFunc("POST /api/upload", upload)
+	mux.HandleFunc("PUT /api/upload", upload) // curl -T
 
 	if !*stream {
 		log.Printf("demo worker on %s", *bind)

@@ -79,6 +79,10 @@ func (s *Server) handleStream(ctx *fasthttp.RequestCtx, route *Route, req *sessi
 	}
 	body := &streamBody{st: st, conn: ctx.Conn(), idle: route.StreamIdle, writeTimeout: s.writeTimeout,
 		left: resp.ContentLength, first: resp.Body, log: s.log, rid: string(rid)}
+	// A client that stops reading while its worker keeps sending: close it
+	// when its window overflows, rather than at the write timeout.
+	conn := ctx.Conn()
+	st.OnCut(func() { conn.Close() })
 	if cc, ok := ctx.Conn().(*clientConn); ok {
 		body.closeConn = cc.closeAfterResponse
 	}

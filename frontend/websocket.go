@@ -126,6 +126,8 @@ func (r *wsRelay) run(c *websocket.Conn, head []byte) {
 	// lives by its own idle timeout.
 	c.NetConn().SetDeadline(time.Time{})
 	c.SetReadLimit(r.route.MaxMessageBytes) // past it the library sends close 1009
+	nc := c.NetConn()
+	r.st.OnCut(func() { nc.Close() }) // a client that stopped reading: free the writer now
 	if err := r.st.Send(frames.Request, head); err != nil {
 		r.st.Close(false)
 		c.WriteControl(websocket.CloseMessage, websocket.FormatCloseMessage(websocket.CloseInternalServerErr, "worker gone"), time.Now().Add(closeWait))

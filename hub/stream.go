@@ -35,6 +35,17 @@ type Stream struct {
 	wake   chan struct{}
 	timer  *time.Timer
 	closed bool
+	onCut  func() // run once, by put, when the stream overflows
+}
+
+// OnCut sets f to run once if the stream overflows: the owner may be
+// blocked writing to a client that stopped reading, and f (closing that
+// client's connection) frees it at once instead of at its write timeout.
+// Set it before the first Next.
+func (s *Stream) OnCut(f func()) {
+	s.mu.Lock()
+	s.onCut = f
+	s.mu.Unlock()
 }
 
 type item struct {
@@ -111,9 +122,14 @@ func (s *Stream) put(f frames.Frame) {
 	}
 	if s.queued+len(f.Body) > maxQueuedBytes || len(s.q)-s.head >= maxQueuedFrames {
 		s.err = ErrOverflow
+		s.q, s.head, s.queued = nil, 0, 0 // the memory goes now, not when the owner wakes
+		cut := s.onCut
 		s.mu.Unlock()
 		s.signal()
 		s.hub.drop(dropOverflow, f.Type.String())
+		if cut != nil {
+			cut()
+		}
 		return
 	}
 	s.q = append(s.q, item{f.Type, slices.Clone(f.Body)})

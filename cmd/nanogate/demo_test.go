@@ -182,6 +182,12 @@ func testDemoPython(t *testing.T, g *gateway, inbound string) {
 	c.expect(t, equals("text héllo"), "the text echo")
 	c.send("binary 00ff10")
 	c.expect(t, equals("binary 00ff10"), "the binary echo")
+	// One message in three frames reaches the worker whole (RFC 6455
+	// section 5.4), and a ping is answered by the gateway.
+	c.send("fragments frag men ted")
+	c.expect(t, equals("text fragmented"), "the reassembled message")
+	c.send("ping")
+	c.expect(t, equals("pong"), "the pong")
 	push := func(args ...string) {
 		var out, errb bytes.Buffer
 		if code := run(append([]string{"push", "--inbound", inbound, "--session", session}, args...), &out, &errb); code != 0 {

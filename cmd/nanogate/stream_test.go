@@ -625,3 +625,39 @@ endpoints = [%q]
 		}
 	})
 }
+
+// TestFramesSlowReader: a client that stops reading while its worker keeps
+// sending (ignoring credit) is cut once the stream's window overflows: its
+// connection closes, the worker gets end, and the gateway holds no more
+// than the window for it.
+func TestFramesSlowReader(t *testing.T) {
+	t.Parallel()
+	g, w, _ := framesStack(t, "")
+	c, br := rawGet(t, g, "/firehose")
+	req := w.next(t, frames.Request)
+	w.send(t, req, frames.Headers, "HTTP/1.1 200 OK\r\n\r\n")
+	if _, err := http.ReadResponse(br, nil); err != nil { // the head; then the client stops reading
+		t.Fatal(err)
+	}
+	piece := strings.Repeat("x", 64<<10)
+	deadline := time.Now().Add(20 * time.Second)
+	for sent := 0; ; sent++ {
+		if time.Now().After(deadline) {
+			t.Fatalf("no end after %d pieces of 64 KiB to a client that does not read", sent)
+		}
+		w.send(t, req, frames.Chunk, piece)
+		select {
+		case f := <-w.in:
+			if f.Type == frames.End && f.Stream == req.Stream {
+				// The client's connection is closed: after what the
+				// kernel buffered, its reads end.
+				c.SetReadDeadline(time.Now().Add(10 * time.Second))
+				if _, err := io.Copy(io.Discard, br); err != nil {
+					t.Fatalf("client connection not closed: %v", err)
+				}
+				return
+			}
+		default:
+		}
+	}
+}

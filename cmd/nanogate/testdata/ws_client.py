@@ -3,8 +3,10 @@
 Usage: /usr/bin/python3 ws_client.py URL
 
 Prints one line per event on stdout: "open", "text MSG", "binary HEX",
-"closed CODE REASON". Reads commands on stdin, one per line: "text MSG",
-"binary HEX", "close CODE REASON". Exits when the connection closes.
+"pong", "closed CODE REASON". Reads commands on stdin, one per line:
+"text MSG", "binary HEX", "fragments PART PART..." (one text message sent
+as several frames), "ping", "close CODE REASON". Exits when the connection
+closes.
 """
 import asyncio
 import sys
@@ -23,6 +25,11 @@ async def commands(ws):
             await ws.send(arg)
         elif kind == "binary":
             await ws.send(bytes.fromhex(arg))
+        elif kind == "fragments":
+            await ws.send(iter(arg.split(" ")))
+        elif kind == "ping":
+            await (await ws.ping())
+            print("pong", flush=True)
         elif kind == "close":
             code, _, reason = arg.partition(" ")
             await ws.close(int(code), reason)

@@ -7,7 +7,8 @@
 // status, headers and body into the fasthttp response. Our own code on it
 // allocates nothing per request (allocs_test.go asserts it).
 //
-// Failure policy, in one place (statusFor in errors.go):
+// Failure policy, in one place (gateway.StatusFor, and parseErrorStatus in
+// errors.go for what fasthttp could not read):
 //
 //	no route                         404
 //	no worker connected              503 at once

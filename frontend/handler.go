@@ -4,9 +4,11 @@ import (
 	"bytes"
 	"context"
 	"errors"
+	"github.com/nanogate/nanogate/gateway"
 	"log/slog"
 	"net"
 	"sync"
+	"time"
 
 	"github.com/nanogate/nanogate/session"
 	"github.com/valyala/fasthttp"
@@ -52,20 +54,32 @@ var (
 	methodTrace   = []byte("TRACE")
 )
 
-// handle serves one request; see the package doc for the order of steps.
+// handle serves one request and tells the observer, if there is one.
 func (s *Server) handle(ctx *fasthttp.RequestCtx) {
+	if s.observer == nil {
+		s.serve(ctx)
+		return
+	}
+	start := time.Now()
+	route := s.serve(ctx)
+	s.observer.Served(route, ctx.Response.StatusCode(), time.Since(start))
+}
+
+// serve serves one request and returns its route (nil when none matched);
+// see the package doc for the order of steps.
+func (s *Server) serve(ctx *fasthttp.RequestCtx) *Route {
 	h := &ctx.Request.Header
 	f, err := scanHeaders(h.RawHeaders())
 	if err != nil {
 		s.log.Warn("refused request", "reason", err.Error(), "client", ctx.RemoteAddr().String())
 		ctx.SetConnectionClose()
 		s.errorReply(ctx, fasthttp.StatusBadRequest, err.Error())
-		return
+		return nil
 	}
-	route := s.router.match(h.Host(), ctx.Path())
+	route := s.router.Match(h.Host(), ctx.Path())
 	if route == nil {
 		s.errorReply(ctx, fasthttp.StatusNotFound, "no route")
-		return
+		return nil
 	}
 
 	sc := scratchPool.Get().(*scratch)
@@ -92,11 +106,11 @@ func (s *Server) handle(ctx *fasthttp.RequestCtx) {
 	}
 	if route.Streams != nil {
 		s.handleStream(ctx, route, &req, sc)
-		return
+		return route
 	}
 	if req.Body, err = s.bufferedBody(ctx, sc); err != nil {
 		s.bodyFailed(ctx, route, rid, err)
-		return
+		return route
 	}
 	sc.msg = session.AppendRequest(sc.msg[:0], &req)
 
@@ -105,18 +119,19 @@ func (s *Server) handle(ctx *fasthttp.RequestCtx) {
 	sc.reply, err = route.Upstream.RoundTrip(sc.reply[:0], sc.msg, safe)
 	if err != nil {
 		s.upstreamFailed(ctx, route, rid, err)
-		return
+		return route
 	}
 	var resp session.Response
 	if err := resp.Parse(sc.reply, bytes.Equal(method, methodHead)); err != nil {
 		s.upstreamFailed(ctx, route, rid, err)
-		return
+		return route
 	}
 	writeResponse(&ctx.Response, &resp)
 	if s.log.Enabled(context.Background(), slog.LevelDebug) {
 		s.log.Debug("request", "id", string(rid), "route", route.Name, "method", string(method),
 			"uri", string(h.RequestURI()), "status", resp.Status, "bytes", len(resp.Body))
 	}
+	return route
 }
 
 // writeResponse copies a parsed reply into the fasthttp response.
@@ -168,8 +183,8 @@ func appendIP(dst []byte, addr net.Addr) []byte {
 
 // upstreamFailed answers and logs a failed round trip.
 func (s *Server) upstreamFailed(ctx *fasthttp.RequestCtx, route *Route, rid []byte, err error) {
-	status := statusFor(err)
-	if status == fasthttp.StatusServiceUnavailable {
+	status := gateway.StatusFor(err)
+	if gateway.RetryAfter(status) {
 		ctx.Response.Header.Set("Retry-After", "1")
 	}
 	s.log.Warn("upstream failed", "id", string(rid), "route", route.Name, "status", status, "err", err)

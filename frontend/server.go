@@ -3,6 +3,7 @@ package frontend
 import (
 	"context"
 	"fmt"
+	"github.com/nanogate/nanogate/gateway"
 	"log/slog"
 	"net"
 	"time"
@@ -29,12 +30,15 @@ type Config struct {
 	// without holding it. The price: each connection keeps its 8 KiB read
 	// buffer while idle. Zero: bodies are read whole before the handler.
 	StreamBodies bool
+	// Observer is told of every request served (metrics, access logs).
+	// Zero: none, at no cost.
+	Observer gateway.Observer
 }
 
 // Server is the HTTP side of the gateway.
 type Server struct {
 	srv     *fasthttp.Server
-	router  *router
+	router  *gateway.Router
 	log     *slog.Logger
 	sessIDs *session.IDGen // one session id per client connection
 	reqIDs  *session.IDGen // one request id per request
@@ -44,6 +48,7 @@ type Server struct {
 	readTimeout  time.Duration
 	maxBody      int
 	streamBodies bool
+	observer     gateway.Observer
 }
 
 // New builds a Server; it serves nothing until Serve.
@@ -53,7 +58,7 @@ func New(c Config) *Server {
 		log = slog.Default()
 	}
 	s := &Server{
-		router:  newRouter(c.Routes),
+		router:  gateway.NewRouter(c.Routes),
 		log:     log,
 		sessIDs: session.NewIDGen(),
 		reqIDs:  session.NewIDGen(),
@@ -62,6 +67,7 @@ func New(c Config) *Server {
 		readTimeout:  orDefault(c.ReadTimeout, 30*time.Second),
 		maxBody:      orDefault(c.MaxBodyBytes, 8<<20),
 		streamBodies: c.StreamBodies,
+		observer:     c.Observer,
 	}
 	if c.Inbound != "" {
 		s.inboundLine = []byte("X-Nanogate-Inbound: " + c.Inbound + "\r\n")

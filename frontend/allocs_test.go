@@ -2,6 +2,7 @@ package frontend
 
 import (
 	"bufio"
+	"github.com/nanogate/nanogate/gateway"
 	"log/slog"
 	"net"
 	"regexp"
@@ -55,6 +56,36 @@ func TestHandlerZeroAllocs(t *testing.T) {
 	}
 	if allocs != 0 {
 		t.Fatalf("%v allocations per request on the frontend path, want 0", allocs)
+	}
+}
+
+// nopObserver counts calls, so that the observer is really called.
+type nopObserver struct{ n int }
+
+func (o *nopObserver) Served(gateway.Exchange) { o.n++ }
+
+// TestHandlerZeroAllocsObserved: calling an Observer (metrics, access
+// log) adds no allocation to the request path.
+func TestHandlerZeroAllocsObserved(t *testing.T) {
+	if raceEnabled {
+		t.Skip("allocation counts are meaningless under the race detector")
+	}
+	o := &nopObserver{}
+	s := New(Config{Logger: slog.New(slog.DiscardHandler), Observer: o, Routes: []Route{
+		{Name: "api", Path: "/api/", Forward: true, Upstream: reply(benchReply)},
+	}})
+	ctx := newCtx(t, benchRequest)
+	s.handle(ctx)
+	allocs := testing.AllocsPerRun(1000, func() {
+		ctx.Response.Reset()
+		ctx.ResetUserValues()
+		s.handle(ctx)
+	})
+	if o.n < 1000 {
+		t.Fatalf("observer called %d times", o.n)
+	}
+	if allocs != 0 {
+		t.Fatalf("%v allocations per observed request, want 0", allocs)
 	}
 }
 

@@ -54,40 +54,54 @@ var (
 	methodTrace   = []byte("TRACE")
 )
 
-// handle serves one request and tells the observer, if there is one.
+// handle serves one request, names its request id to the client, and
+// tells the observer, if there is one.
 func (s *Server) handle(ctx *fasthttp.RequestCtx) {
+	var start time.Time
+	if s.observer != nil {
+		start = time.Now()
+	}
+	route, rid, reason := s.serve(ctx)
+	ctx.Response.Header.SetCanonical(hRequestID, rid)
 	if s.observer == nil {
-		s.serve(ctx)
 		return
 	}
-	start := time.Now()
-	route := s.serve(ctx)
-	s.observer.Served(route, ctx.Response.StatusCode(), time.Since(start))
+	bytes := -1
+	if !ctx.Response.IsBodyStream() {
+		bytes = len(ctx.Response.Body())
+	}
+	s.observer.Served(gateway.Exchange{
+		Route: route, Method: ctx.Request.Header.Method(), URI: ctx.Request.Header.RequestURI(),
+		Client: ctx.RemoteAddr(), RequestID: rid, Status: ctx.Response.StatusCode(), Bytes: bytes,
+		Elapsed: time.Since(start), Reason: reason,
+	})
 }
 
-// serve serves one request and returns its route (nil when none matched);
-// see the package doc for the order of steps.
-func (s *Server) serve(ctx *fasthttp.RequestCtx) *Route {
-	h := &ctx.Request.Header
-	f, err := scanHeaders(h.RawHeaders())
-	if err != nil {
-		s.log.Warn("refused request", "reason", err.Error(), "client", ctx.RemoteAddr().String())
-		ctx.SetConnectionClose()
-		s.errorReply(ctx, fasthttp.StatusBadRequest, err.Error())
-		return nil
-	}
-	route := s.router.Match(h.Host(), ctx.Path())
-	if route == nil {
-		s.errorReply(ctx, fasthttp.StatusNotFound, "no route")
-		return nil
-	}
+var hRequestID = []byte("X-Request-Id")
 
+// serve serves one request and returns its route (nil when none matched),
+// its request id and, when the gateway answered it itself, why; see the
+// package doc for the order of steps.
+func (s *Server) serve(ctx *fasthttp.RequestCtx) (*Route, []byte, gateway.Reason) {
 	sc := scratchPool.Get().(*scratch)
 	ctx.SetUserValue(scratchKey{}, sc)
+	h := &ctx.Request.Header
+	f, err := scanHeaders(h.RawHeaders())
 	rid := f.requestID
 	if rid == nil {
 		sc.rid = s.reqIDs.Make(ctx.ConnID(), ctx.ConnRequestNum()).AppendHex(sc.rid[:0])
 		rid = sc.rid
+	}
+	if err != nil {
+		s.log.Warn("refused request", "id", string(rid), "reason", err.Error(), "client", ctx.RemoteAddr().String())
+		ctx.SetConnectionClose()
+		s.errorReply(ctx, fasthttp.StatusBadRequest, err.Error())
+		return nil, rid, gateway.ReasonBadRequest
+	}
+	route := s.router.Match(h.Host(), ctx.Path())
+	if route == nil {
+		s.errorReply(ctx, fasthttp.StatusNotFound, "no route")
+		return nil, rid, gateway.ReasonNoRoute
 	}
 	method := h.Method()
 	req := session.Request{
@@ -105,12 +119,10 @@ func (s *Server) serve(ctx *fasthttp.RequestCtx) *Route {
 		req.Session = s.sessIDs.Make(ctx.ConnID(), uint64(ctx.ConnTime().UnixNano()))
 	}
 	if route.Streams != nil {
-		s.handleStream(ctx, route, &req, sc)
-		return route
+		return route, rid, s.handleStream(ctx, route, &req, sc)
 	}
 	if req.Body, err = s.bufferedBody(ctx, sc); err != nil {
-		s.bodyFailed(ctx, route, rid, err)
-		return route
+		return route, rid, s.bodyFailed(ctx, route, rid, err)
 	}
 	sc.msg = session.AppendRequest(sc.msg[:0], &req)
 
@@ -118,20 +130,18 @@ func (s *Server) serve(ctx *fasthttp.RequestCtx) *Route {
 		bytes.Equal(method, methodOptions) || bytes.Equal(method, methodTrace)
 	sc.reply, err = route.Upstream.RoundTrip(sc.reply[:0], sc.msg, safe)
 	if err != nil {
-		s.upstreamFailed(ctx, route, rid, err)
-		return route
+		return route, rid, s.upstreamFailed(ctx, route, rid, err)
 	}
 	var resp session.Response
 	if err := resp.Parse(sc.reply, bytes.Equal(method, methodHead)); err != nil {
-		s.upstreamFailed(ctx, route, rid, err)
-		return route
+		return route, rid, s.upstreamFailed(ctx, route, rid, err)
 	}
 	writeResponse(&ctx.Response, &resp)
 	if s.log.Enabled(context.Background(), slog.LevelDebug) {
 		s.log.Debug("request", "id", string(rid), "route", route.Name, "method", string(method),
 			"uri", string(h.RequestURI()), "status", resp.Status, "bytes", len(resp.Body))
 	}
-	return route
+	return route, rid, gateway.ReasonNone
 }
 
 // writeResponse copies a parsed reply into the fasthttp response.
@@ -181,30 +191,34 @@ func appendIP(dst []byte, addr net.Addr) []byte {
 	return append(dst, addr.String()...)
 }
 
-// upstreamFailed answers and logs a failed round trip.
-func (s *Server) upstreamFailed(ctx *fasthttp.RequestCtx, route *Route, rid []byte, err error) {
-	status := gateway.StatusFor(err)
+// upstreamFailed answers and logs a failed round trip. The client learns
+// what happened and its request id; where (an endpoint's address, a
+// worker's failure) is for the log only.
+func (s *Server) upstreamFailed(ctx *fasthttp.RequestCtx, route *Route, rid []byte, err error) gateway.Reason {
+	status, reason := gateway.Classify(err)
 	if gateway.RetryAfter(status) {
 		ctx.Response.Header.Set("Retry-After", "1")
 	}
 	s.log.Warn("upstream failed", "id", string(rid), "route", route.Name, "status", status, "err", err)
-	s.errorReply(ctx, status, err.Error())
+	s.errorReply(ctx, status, "request "+string(rid))
+	return reason
 }
 
 // bodyFailed answers a request whose body could not be taken: 413 over
 // the limit, else the client is gone or broke its framing. The rest of the
 // body is unread, so the connection cannot carry another request.
-func (s *Server) bodyFailed(ctx *fasthttp.RequestCtx, route *Route, rid []byte, err error) {
+func (s *Server) bodyFailed(ctx *fasthttp.RequestCtx, route *Route, rid []byte, err error) gateway.Reason {
 	ctx.SetConnectionClose()
-	status := fasthttp.StatusBadRequest
+	status, reason := fasthttp.StatusBadRequest, gateway.ReasonBadRequest
 	if errors.Is(err, errBodyTooLarge) {
-		status = fasthttp.StatusRequestEntityTooLarge
+		status, reason = fasthttp.StatusRequestEntityTooLarge, gateway.ReasonBodyTooLarge
 		if cc, ok := ctx.Conn().(*clientConn); ok {
 			cc.lingerOnClose()
 		}
 	}
 	s.log.Info("request body refused", "id", string(rid), "route", route.Name, "status", status, "err", err)
 	s.errorReply(ctx, status, err.Error())
+	return reason
 }
 
 // errorReply writes a short plain-text error the gateway itself produced.

@@ -127,12 +127,16 @@ func (s *Server) Shutdown(ctx context.Context) error {
 
 // parseError answers a request fasthttp could not read.
 func (s *Server) parseError(ctx *fasthttp.RequestCtx, err error) {
-	status := parseErrorStatus(err)
+	status, reason := parseErrorStatus(err)
 	if cc, ok := ctx.Conn().(*clientConn); ok && status == fasthttp.StatusRequestEntityTooLarge {
 		cc.lingerOnClose()
 	}
 	s.log.Info("unreadable request", "status", status, "client", ctx.RemoteAddr().String(), "err", err)
 	s.errorReply(ctx, status, err.Error())
+	if s.observer != nil {
+		s.observer.Served(gateway.Exchange{Method: ctx.Request.Header.Method(), URI: ctx.Request.Header.RequestURI(),
+			Client: ctx.RemoteAddr(), Status: status, Bytes: len(ctx.Response.Body()), Reason: reason})
+	}
 }
 
 // fasthttpLogger sends fasthttp's own messages to slog.

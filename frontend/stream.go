@@ -8,6 +8,7 @@ import (
 	"net"
 	"time"
 
+	"github.com/nanogate/nanogate/gateway"
 	"github.com/nanogate/nanogate/hub"
 	"github.com/nanogate/nanogate/protocol/frames"
 	"github.com/nanogate/nanogate/session"
@@ -22,47 +23,40 @@ const maxBodyFrame = 64 << 10
 // handleStream serves a request of a frames route: the request goes out as
 // frames to the worker that takes the stream, and the response comes back
 // as frames, streamed to the client as they arrive.
-func (s *Server) handleStream(ctx *fasthttp.RequestCtx, route *Route, req *session.Request, sc *scratch) {
+func (s *Server) handleStream(ctx *fasthttp.RequestCtx, route *Route, req *session.Request, sc *scratch) gateway.Reason {
 	rid := req.RequestID
 	if route.WebSocket && isWebSocketUpgrade(&ctx.Request.Header) {
-		s.handleWebSocket(ctx, route, req, sc)
-		return
+		return s.handleWebSocket(ctx, route, req, sc)
 	}
 	req.ContentLength = ctx.Request.Header.ContentLength() // -1: chunked
 	if req.ContentLength > s.maxBody {
-		s.bodyFailed(ctx, route, rid, errBodyTooLarge)
-		return
+		return s.bodyFailed(ctx, route, rid, errBodyTooLarge)
 	}
 	st, err := route.Streams.Open(req.Session, uint32(ctx.ConnRequestNum()))
 	if err != nil {
-		s.upstreamFailed(ctx, route, rid, err)
-		return
+		return s.upstreamFailed(ctx, route, rid, err)
 	}
 	req.HeadOnly = true
 	req.Extra = s.inboundLine
 	sc.msg = session.AppendRequest(sc.msg[:0], req)
 	if err := st.Send(frames.Request, sc.msg); err != nil {
 		st.Close(false)
-		s.upstreamFailed(ctx, route, rid, err)
-		return
+		return s.upstreamFailed(ctx, route, rid, err)
 	}
 	if req.Framed {
 		if err := s.streamBodyUp(ctx, st); err != nil {
 			st.Close(true)
 			if errors.Is(err, hub.ErrWorkerLost) {
 				ctx.SetConnectionClose()
-				s.upstreamFailed(ctx, route, rid, err)
-			} else {
-				s.bodyFailed(ctx, route, rid, err)
+				return s.upstreamFailed(ctx, route, rid, err)
 			}
-			return
+			return s.bodyFailed(ctx, route, rid, err)
 		}
 	}
 	var resp session.Response
 	if err := s.awaitHead(st, route, sc.msg, req, &resp); err != nil {
 		st.Close(true)
-		s.upstreamFailed(ctx, route, rid, err)
-		return
+		return s.upstreamFailed(ctx, route, rid, err)
 	}
 	writeStreamHead(&ctx.Response, &resp)
 	s.log.Debug("stream", "id", string(rid), "route", route.Name, "status", resp.Status)
@@ -75,7 +69,7 @@ func (s *Server) handleStream(ctx *fasthttp.RequestCtx, route *Route, req *sessi
 			ctx.Response.Header.SetContentLength(resp.ContentLength)
 		}
 		st.Close(head)
-		return
+		return gateway.ReasonNone
 	}
 	body := &streamBody{st: st, conn: ctx.Conn(), idle: route.StreamIdle, writeTimeout: s.writeTimeout,
 		left: resp.ContentLength, first: resp.Body, log: s.log, rid: string(rid)}
@@ -91,6 +85,7 @@ func (s *Server) handleStream(ctx *fasthttp.RequestCtx, route *Route, req *sessi
 	// takes a while.
 	ctx.Response.ImmediateHeaderFlush = true
 	ctx.Response.SetBodyStream(body, resp.ContentLength)
+	return gateway.ReasonNone
 }
 
 // errBadHead: the worker's headers frame is not a response head.

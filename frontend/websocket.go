@@ -11,6 +11,7 @@ import (
 	"time"
 
 	"github.com/fasthttp/websocket"
+	"github.com/nanogate/nanogate/gateway"
 	"github.com/nanogate/nanogate/hub"
 	"github.com/nanogate/nanogate/protocol/frames"
 	"github.com/nanogate/nanogate/session"
@@ -58,12 +59,11 @@ func canonicalizeWS(h *fasthttp.RequestHeader) {
 // then relays whole messages between the client and the worker that owns
 // the stream. The worker learns of the session from the request frame,
 // sent once the handshake has succeeded.
-func (s *Server) handleWebSocket(ctx *fasthttp.RequestCtx, route *Route, req *session.Request, sc *scratch) {
+func (s *Server) handleWebSocket(ctx *fasthttp.RequestCtx, route *Route, req *session.Request, sc *scratch) gateway.Reason {
 	rid := req.RequestID
 	st, err := route.Streams.Open(req.Session, uint32(ctx.ConnRequestNum()))
 	if err != nil {
-		s.upstreamFailed(ctx, route, rid, err)
-		return
+		return s.upstreamFailed(ctx, route, rid, err)
 	}
 	req.HeadOnly = true
 	req.Extra = s.inboundLine
@@ -81,7 +81,12 @@ func (s *Server) handleWebSocket(ctx *fasthttp.RequestCtx, route *Route, req *se
 	err = u.Upgrade(ctx, func(c *websocket.Conn) { ws.run(c, head) })
 	if err != nil {
 		st.Close(false)
+		if ctx.Response.StatusCode() == fasthttp.StatusForbidden {
+			return gateway.ReasonForbidden
+		}
+		return gateway.ReasonBadRequest
 	}
+	return gateway.ReasonNone
 }
 
 // originAllowed applies the route's allow-list; with none, only the

@@ -12,14 +12,21 @@ import (
 // the only place that does, so that the policy in the package doc holds
 // for every front end.
 func StatusFor(err error) int {
+	status, _ := Classify(err)
+	return status
+}
+
+// Classify is StatusFor with the reason, for the observer.
+func Classify(err error) (int, Reason) {
 	switch {
-	case errors.Is(err, bridge.ErrNoWorker), errors.Is(err, bridge.ErrBusy), errors.Is(err, bridge.ErrClosed),
-		errors.Is(err, hub.ErrNoWorker):
-		return http.StatusServiceUnavailable
+	case errors.Is(err, bridge.ErrBusy):
+		return http.StatusServiceUnavailable, ReasonBusy
+	case errors.Is(err, bridge.ErrNoWorker), errors.Is(err, bridge.ErrClosed), errors.Is(err, hub.ErrNoWorker):
+		return http.StatusServiceUnavailable, ReasonNoWorker
 	case errors.Is(err, bridge.ErrTimeout), errors.Is(err, hub.ErrIdle):
-		return http.StatusGatewayTimeout
+		return http.StatusGatewayTimeout, ReasonTimeout
 	}
-	return http.StatusBadGateway
+	return http.StatusBadGateway, ReasonWorkerFailed
 }
 
 // RetryAfter tells whether a status from StatusFor invites the client to

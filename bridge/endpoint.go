@@ -25,6 +25,7 @@ type Endpoint struct {
 type endpoint struct {
 	Endpoint
 	transport
+	requests, failures atomic.Uint64 // sent to it; failed (lost, timed out, refused) there
 }
 
 // transport reaches the workers of one endpoint. Its errors are this

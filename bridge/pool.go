@@ -97,6 +97,10 @@ func (p *Pool) RoundTrip(dst, msg []byte, safe bool) ([]byte, error) {
 		}
 		var reply []byte
 		reply, err = ep.roundTrip(dst, msg)
+		ep.requests.Add(1)
+		if err != nil && err != ErrNoWorker {
+			ep.failures.Add(1)
+		}
 		switch {
 		case err == nil:
 			return reply, nil
@@ -152,6 +156,30 @@ func (p *Pool) Workers() map[string]int {
 	for _, g := range p.groups {
 		for _, ep := range g {
 			out[ep.URL] = ep.workers()
+		}
+	}
+	return out
+}
+
+// EndpointStats is one endpoint's state, for metrics and the status page.
+type EndpointStats struct {
+	URL      string
+	Listen   bool
+	Priority int
+	Workers  int    // connected now
+	InFlight int    // requests in flight now
+	Requests uint64 // sent to it so far
+	Failures uint64 // of those, failed there: lost, timed out or refused busy
+}
+
+// Stats reports every endpoint, in priority order.
+func (p *Pool) Stats() []EndpointStats {
+	var out []EndpointStats
+	for _, g := range p.groups {
+		for _, ep := range g {
+			out = append(out, EndpointStats{URL: ep.URL, Listen: ep.Listen, Priority: ep.Priority,
+				Workers: ep.workers(), InFlight: ep.inFlight(),
+				Requests: ep.requests.Load(), Failures: ep.failures.Load()})
 		}
 	}
 	return out

@@ -28,6 +28,7 @@ type PoolConfig struct {
 type Pool struct {
 	hub    *Hub
 	groups [][]*sp.Push // by ascending priority
+	eps    []Endpoint   // in the same order, flattened
 }
 
 // NewPool opens every endpoint of c; dialled ones connect in the
@@ -55,6 +56,7 @@ func (h *Hub) NewPool(c PoolConfig) (*Pool, error) {
 		}
 		g := len(p.groups) - 1
 		p.groups[g] = append(p.groups[g], push)
+		p.eps = append(p.eps, e)
 	}
 	return p, nil
 }
@@ -103,6 +105,30 @@ func (p *Pool) Workers() int {
 		}
 	}
 	return n
+}
+
+// EndpointStats is one endpoint's state, for metrics and the status page.
+type EndpointStats struct {
+	URL      string
+	Listen   bool
+	Priority int
+	Workers  int // connected now
+	Streams  int // open streams pinned to its workers
+}
+
+// Stats reports every endpoint, in priority order.
+func (p *Pool) Stats() []EndpointStats {
+	var out []EndpointStats
+	i := 0
+	for _, g := range p.groups {
+		for _, push := range g {
+			e := p.eps[i]
+			i++
+			out = append(out, EndpointStats{URL: e.URL, Listen: e.Listen, Priority: e.Priority,
+				Workers: push.Peers(), Streams: push.Load()})
+		}
+	}
+	return out
 }
 
 // Close closes every socket; open streams see their worker lost.

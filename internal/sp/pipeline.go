@@ -261,6 +261,15 @@ func (p *Push) PickExcept(skip *Peer) *Peer {
 // Peers is the number of connected peers.
 func (p *Push) Peers() int { return len(*p.peers.Load()) }
 
+// Load is the number of sessions pinned over every peer.
+func (p *Push) Load() int {
+	n := 0
+	for _, pe := range *p.peers.Load() {
+		n += int(pe.load.Load())
+	}
+	return n
+}
+
 // Wait returns a peer as Pick does, waiting for one to connect until ctx
 // is done.
 func (p *Push) Wait(ctx context.Context) (*Peer, error) {

@@ -10,8 +10,8 @@ DEMO_SOCK ?= /tmp/nanogate-demo.sock
 # Real peers the tests talk to: libnanomsg for the C workers, nanocat and
 # nngcat as raw nanomsg peers, a C compiler, curl, Python's websockets
 # client (Debian's, seen by /usr/bin/python3) and headless Chromium for the
-# streaming and WebSocket tests.
-TEST_PKGS  := gcc libc6-dev libnanomsg-dev nanomsg-utils nng-utils curl python3 python3-websockets chromium
+# streaming and WebSocket tests, wrk for the reload-under-load test.
+TEST_PKGS  := gcc libc6-dev libnanomsg-dev nanomsg-utils nng-utils curl wrk python3 python3-websockets chromium
 # Contenders and load generator for `make bench` (bench/README.md), and the
 # compiler for the mod_nano-style C worker.
 BENCH_PKGS := wrk nginx apache2 libnanomsg-dev gcc libc6-dev

@@ -37,6 +37,7 @@ const (
 	defaultContexts      = 64
 	defaultMaxReplyBytes = 64 << 20
 	defaultStreamIdle    = 60 * time.Second
+	defaultShutdown      = 30 * time.Second
 )
 
 // Route formats: what a route's messages to its workers look like
@@ -95,6 +96,10 @@ type Server struct {
 	// host use more connections than one process's open-file limit.
 	// Zero: false, a second process on the address fails to start.
 	ReusePort bool
+	// ShutdownTimeout bounds the drain on SIGTERM: requests in flight get
+	// this long to finish, then the process exits (a second SIGTERM exits
+	// at once). Zero: 30s.
+	ShutdownTimeout time.Duration
 }
 
 // Sessions configures the routes of format "frames".
@@ -253,6 +258,9 @@ func (c *Config) setDefaults() {
 	}
 	if s.MaxBodyBytes == 0 {
 		s.MaxBodyBytes = defaultMaxBody
+	}
+	if s.ShutdownTimeout == 0 {
+		s.ShutdownTimeout = defaultShutdown
 	}
 }
 

@@ -25,6 +25,7 @@ func (c *Config) validate(p *problems) {
 	positive(p, "server.idle_timeout", s.IdleTimeout)
 	positive(p, "server.max_header_bytes", s.MaxHeaderBytes)
 	positive(p, "server.max_body_bytes", s.MaxBodyBytes)
+	positive(p, "server.shutdown_timeout", s.ShutdownTimeout)
 	if s.MaxConns < 0 {
 		p.addf("server.max_conns", "must be >= 0 (0: the default), got %d", s.MaxConns)
 	}

@@ -98,7 +98,7 @@ func (s *Server) serve(ctx *fasthttp.RequestCtx) (*Route, []byte, gateway.Reason
 		s.errorReply(ctx, fasthttp.StatusBadRequest, err.Error())
 		return nil, rid, gateway.ReasonBadRequest
 	}
-	route := s.router.Match(h.Host(), ctx.Path())
+	route := s.router.Load().Match(h.Host(), ctx.Path())
 	if route == nil {
 		s.errorReply(ctx, fasthttp.StatusNotFound, "no route")
 		return nil, rid, gateway.ReasonNoRoute

@@ -6,6 +6,7 @@ import (
 	"github.com/nanogate/nanogate/gateway"
 	"log/slog"
 	"net"
+	"sync/atomic"
 	"time"
 
 	"github.com/nanogate/nanogate/session"
@@ -38,7 +39,7 @@ type Config struct {
 // Server is the HTTP side of the gateway.
 type Server struct {
 	srv     *fasthttp.Server
-	router  *gateway.Router
+	router  atomic.Pointer[gateway.Router] // swapped whole by SetRoutes
 	log     *slog.Logger
 	sessIDs *session.IDGen // one session id per client connection
 	reqIDs  *session.IDGen // one request id per request
@@ -58,7 +59,6 @@ func New(c Config) *Server {
 		log = slog.Default()
 	}
 	s := &Server{
-		router:  gateway.NewRouter(c.Routes),
 		log:     log,
 		sessIDs: session.NewIDGen(),
 		reqIDs:  session.NewIDGen(),
@@ -69,6 +69,7 @@ func New(c Config) *Server {
 		streamBodies: c.StreamBodies,
 		observer:     c.Observer,
 	}
+	s.router.Store(gateway.NewRouter(c.Routes))
 	if c.Inbound != "" {
 		s.inboundLine = []byte("X-Nanogate-Inbound: " + c.Inbound + "\r\n")
 	}
@@ -113,6 +114,19 @@ func orDefault[T comparable](v, def T) T {
 	}
 	return v
 }
+
+// SetRoutes replaces the route table, for a reload. Requests already
+// routed finish on the routes (and upstreams) they were given; the next
+// ones see the new table.
+func (s *Server) SetRoutes(routes []Route) {
+	s.router.Store(gateway.NewRouter(routes))
+}
+
+// OpenConns is the number of client connections open now, for metrics.
+func (s *Server) OpenConns() int { return int(s.srv.GetOpenConnectionsCount()) }
+
+// Serving is the number of connections with a request in progress.
+func (s *Server) Serving() int { return int(s.srv.GetCurrentConcurrency()) }
 
 // Serve accepts connections on ln until Shutdown.
 func (s *Server) Serve(ln net.Listener) error {

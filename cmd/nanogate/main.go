@@ -12,7 +12,6 @@ import (
 	"log/slog"
 	"os"
 	"os/signal"
-	"regexp"
 	"runtime/debug"
 	"strings"
 	"syscall"
@@ -109,7 +108,13 @@ func run(args []string, stdout, stderr io.Writer) int {
 		}
 		defer stop()
 	}
-	if err := serve(cfg, log); err != nil {
+	reload := func() (*config.Config, error) {
+		if *configPath == "" {
+			return nil, errors.New("no --config file to read again")
+		}
+		return buildConfig(*configPath, *listen, *timeout, *logLevel, routes)
+	}
+	if err := serve(cfg, log, reload); err != nil {
 		log.Error("nanogate stopped", "err", err)
 		return exitFail
 	}
@@ -185,54 +190,29 @@ func newLogger(c config.Log, w io.Writer) *slog.Logger {
 	return slog.New(slog.NewTextHandler(w, opts))
 }
 
-// serve runs the gateway until SIGINT or SIGTERM.
+// serve runs the gateway until SIGINT or SIGTERM; SIGHUP reloads the
+// configuration (reload.go).
 //
 // Shutdown order: stop accepting and let requests in flight finish (the
 // front end needs the pools until its last reply), then close the pools,
-// then the hub (its inbound socket feeds the streams of the front end).
-func serve(cfg *config.Config, log *slog.Logger) error {
-	var closers []io.Closer // closed in reverse order of opening
-	defer func() {
-		for i := len(closers) - 1; i >= 0; i-- {
-			closers[i].Close()
-		}
-	}()
-	var h *hub.Hub
+// then the hub (its inbound socket feeds the streams of the front end). A
+// second signal during the drain stops at once.
+func serve(cfg *config.Config, log *slog.Logger, reload func() (*config.Config, error)) error {
+	ups := &upstreams{log: log}
+	defer ups.Close()
 	if cfg.Sessions.Inbound != "" {
-		var err error
-		if h, err = hub.New(hub.Config{Inbound: cfg.Sessions.Inbound, Logger: log}); err != nil {
+		h, err := hub.New(hub.Config{Inbound: cfg.Sessions.Inbound, Logger: log})
+		if err != nil {
 			return fmt.Errorf("sessions.inbound %s: %w", cfg.Sessions.Inbound, err)
 		}
-		closers = append(closers, h)
+		ups.hub = h
 		log.Info("session frames inbound", "url", cfg.Sessions.Inbound)
 	}
-	var routes []frontend.Route
-	for _, r := range cfg.Routes {
-		fr := frontend.Route{
-			Name: r.Name, Host: r.Host, Path: r.Path,
-			Forward: !r.NoForwardedHeaders && r.Compat != "mod_nano",
-		}
-		if r.Format == config.FormatFrames {
-			pool, err := h.NewPool(streamPoolConfig(r, log))
-			if err != nil {
-				return fmt.Errorf("route %s: %w", r.Name, err)
-			}
-			closers = append(closers, pool)
-			fr.Streams, fr.Timeout, fr.StreamIdle = pool, r.Timeout, r.StreamIdleTimeout
-			fr.WebSocket, fr.Origins, fr.MaxMessageBytes = r.WebSocket, r.Origins, r.MaxMessageBytes
-		} else {
-			pool, err := bridge.NewPool(poolConfig(r, log))
-			if err != nil {
-				return fmt.Errorf("route %s: %w", r.Name, err)
-			}
-			closers = append(closers, pool)
-			fr.Upstream = pool
-		}
-		if r.Regex != "" {
-			fr.Regex = regexp.MustCompile(r.Regex) // Validate compiled it already
-		}
-		routes = append(routes, fr)
+	routes, pools, err := ups.build(cfg, false)
+	if err != nil {
+		return err
 	}
+	ups.commit(pools)
 	srv := frontend.New(frontend.Config{
 		Routes:         routes,
 		ReadTimeout:    cfg.Server.ReadTimeout,
@@ -243,7 +223,7 @@ func serve(cfg *config.Config, log *slog.Logger) error {
 		MaxConns:       cfg.Server.MaxConns,
 		Logger:         log,
 		Inbound:        cfg.Sessions.Inbound,
-		StreamBodies:   h != nil,
+		StreamBodies:   ups.hub != nil,
 	})
 	ln, err := listen(cfg.Listen, cfg.Server.ReusePort)
 	if err != nil {
@@ -259,18 +239,35 @@ func serve(cfg *config.Config, log *slog.Logger) error {
 	served := make(chan error, 1)
 	go func() { served <- srv.Serve(ln) }()
 	sig := make(chan os.Signal, 1)
-	signal.Notify(sig, syscall.SIGINT, syscall.SIGTERM)
+	signal.Notify(sig, syscall.SIGINT, syscall.SIGTERM, syscall.SIGHUP)
 	defer signal.Stop(sig)
-	select {
-	case err := <-served:
-		return err
-	case s := <-sig:
-		log.Info("shutting down", "signal", s.String())
+	for running := true; running; {
+		select {
+		case err := <-served:
+			return err
+		case s := <-sig:
+			if s != syscall.SIGHUP {
+				log.Info("shutting down", "signal", s.String(), "deadline", cfg.Server.ShutdownTimeout)
+				running = false
+				break
+			}
+			cfg = reloadConfig(cfg, reload, ups, srv, log)
+		}
 	}
-	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+	ctx, cancel := context.WithTimeout(context.Background(), cfg.Server.ShutdownTimeout)
 	defer cancel()
+	go func() {
+		for s := range sig {
+			if s != syscall.SIGHUP {
+				log.Warn("second signal: stopping now", "signal", s.String())
+				cancel()
+				return
+			}
+		}
+	}()
 	if err := srv.Shutdown(ctx); err != nil {
 		log.Warn("shutdown incomplete", "err", err)
+		return nil // the listener is closed; whatever was still open ends with the process
 	}
 	return <-served
 }

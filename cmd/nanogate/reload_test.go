@@ -1,0 +1,100 @@
+package main
+
+// SIGHUP reloads under load: routes come and go, pools are replaced and
+// kept, a bad file is refused, and wrk sees no error and no non-2xx.
+
+import (
+	"fmt"
+	"net/http"
+	"os"
+	"os/exec"
+	"regexp"
+	"strconv"
+	"strings"
+	"syscall"
+	"testing"
+	"time"
+)
+
+func TestReloadUnderLoad(t *testing.T) {
+	t.Parallel()
+	wrk, err := exec.LookPath("wrk")
+	if err != nil {
+		t.Fatalf("wrk not installed (run make deps): %v", err)
+	}
+	ep := ipcURL(t, "reload")
+	startWorker(t, "--bind", ep)
+	// Two versions: the second adds a route and changes the root route's
+	// timeout, which takes a new pool for it; going back takes another.
+	v1 := fmt.Sprintf("[[route]]\npath = \"/\"\ntimeout = \"10s\"\nendpoints = [%q]\n", ep)
+	v2 := v1 + fmt.Sprintf("[[route]]\npath = \"/extra/\"\nendpoints = [%q]\n", ep)
+	v2 = strings.Replace(v2, `timeout = "10s"`, `timeout = "9s"`, 1)
+	cfg := writeFile(t, "nanogate.toml", v1)
+	g := startGateway(t, "--config", cfg)
+	g.waitConnected(t, 0, ep)
+
+	load := exec.Command(wrk, "-t2", "-c16", "-d6s", g.url+"/hello")
+	out := &strings.Builder{}
+	load.Stdout, load.Stderr = out, out
+	if err := load.Start(); err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { load.Process.Kill(); load.Wait() })
+
+	reloads := 0
+	reload := func(content string) {
+		t.Helper()
+		if err := os.WriteFile(cfg, []byte(content), 0o644); err != nil {
+			t.Fatal(err)
+		}
+		mark := g.out.len()
+		g.cmd.Process.Signal(syscall.SIGHUP)
+		g.waitFrom(t, mark, "reload logged", 10*time.Second, func(l string) bool {
+			return strings.Contains(l, `msg="configuration reloaded"`) || strings.Contains(l, `msg="reload refused`)
+		})
+		reloads++
+	}
+	deadline := time.Now().Add(5 * time.Second)
+	for i := 0; time.Now().Before(deadline); i++ {
+		if i%2 == 0 {
+			reload(v2)
+		} else {
+			reload(v1)
+		}
+		if i == 3 {
+			// A file that does not pass check is refused; the running
+			// configuration goes on serving.
+			mark := g.out.len()
+			os.WriteFile(cfg, []byte("[[route]]\npath = \"nope\"\n"), 0o644)
+			g.cmd.Process.Signal(syscall.SIGHUP)
+			g.waitFrom(t, mark, "refusal", 10*time.Second, func(l string) bool {
+				return strings.Contains(l, `msg="reload refused, the running configuration stays"`) && strings.Contains(l, `must start with`)
+			})
+		}
+		time.Sleep(200 * time.Millisecond) // a reload every ~0.2 s while wrk runs
+	}
+	if err := load.Wait(); err != nil {
+		t.Fatalf("wrk: %v\n%s", err, out)
+	}
+	res := out.String()
+	if strings.Contains(res, "Socket errors") || strings.Contains(res, "Non-2xx") {
+		t.Fatalf("errors under %d reloads:\n%s", reloads, res)
+	}
+	m := regexp.MustCompile(`(\d+) requests in`).FindStringSubmatch(res)
+	if m == nil {
+		t.Fatalf("wrk output:\n%s", res)
+	}
+	if n, _ := strconv.Atoi(m[1]); n < 1000 {
+		t.Fatalf("only %d requests under load:\n%s", n, res)
+	}
+	// Still serving after it all.
+	resp, err := http.Get(g.url + "/extra/hello")
+	if err != nil {
+		t.Fatal(err)
+	}
+	resp.Body.Close()
+	if resp.StatusCode != 200 {
+		t.Fatalf("/extra/ answered %d after the reloads", resp.StatusCode)
+	}
+	t.Logf("%d reloads under load: %s", reloads, m[0])
+}

@@ -1,0 +1,145 @@
+package accesslog
+
+import (
+	"bytes"
+	"encoding/json"
+	"io"
+	"net"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/nanogate/nanogate/gateway"
+)
+
+// syncBuffer is a bytes.Buffer safe for the flusher and the test.
+type syncBuffer struct {
+	mu sync.Mutex
+	b  bytes.Buffer
+}
+
+func (s *syncBuffer) Write(p []byte) (int, error) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.b.Write(p)
+}
+
+func (s *syncBuffer) String() string {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.b.String()
+}
+
+func exchange() gateway.Exchange {
+	return gateway.Exchange{Route: &gateway.Route{Name: "api"}, Method: []byte("POST"), URI: []byte("/api/x?y=1"),
+		Client: &net.TCPAddr{IP: net.IPv4(192, 0, 2, 1), Port: 4242}, RequestID: []byte("r-1"),
+		Status: 201, Bytes: 7, Elapsed: 1500 * time.Microsecond}
+}
+
+func TestJSONLine(t *testing.T) {
+	var out syncBuffer
+	l := New(&out, true)
+	l.Served(exchange())
+	x := exchange()
+	x.Route, x.Status, x.Reason = nil, 404, gateway.ReasonNoRoute
+	l.Served(x)
+	l.Close()
+	lines := strings.Split(strings.TrimSpace(out.String()), "\n")
+	if len(lines) != 2 {
+		t.Fatalf("%d lines: %q", len(lines), out.String())
+	}
+	var rec map[string]any
+	if err := json.Unmarshal([]byte(lines[0]), &rec); err != nil {
+		t.Fatal(err)
+	}
+	for k, want := range map[string]any{"msg": "access", "client": "192.0.2.1:4242", "method": "POST", "uri": "/api/x?y=1",
+		"status": 201.0, "bytes": 7.0, "ms": 1.5, "route": "api", "id": "r-1"} {
+		if rec[k] != want {
+			t.Errorf("%s = %v, want %v (line %s)", k, rec[k], want, lines[0])
+		}
+	}
+	if !strings.Contains(lines[1], `"reason":"no_route"`) || !strings.Contains(lines[1], `"route":""`) {
+		t.Errorf("404 line %s", lines[1])
+	}
+}
+
+// TestFlushedWithoutClose: a line reaches the writer within the flush
+// interval, with no Close (a gateway that runs for days).
+func TestFlushedWithoutClose(t *testing.T) {
+	var out syncBuffer
+	l := New(&out, false)
+	defer l.Close()
+	l.Served(exchange())
+	deadline := time.Now().Add(5 * time.Second)
+	for !strings.Contains(out.String(), "msg=access") {
+		if time.Now().After(deadline) {
+			t.Fatal("line not flushed")
+		}
+		time.Sleep(10 * time.Millisecond)
+	}
+	if !strings.Contains(out.String(), "status=201") {
+		t.Fatalf("text line %q", out.String())
+	}
+}
+
+func BenchmarkServed(b *testing.B) {
+	for _, json := range []bool{true, false} {
+		b.Run(map[bool]string{true: "json", false: "text"}[json], func(b *testing.B) {
+			l := New(io.Discard, json)
+			defer l.Close()
+			x := exchange()
+			b.ReportAllocs()
+			for b.Loop() {
+				l.Served(x)
+			}
+		})
+	}
+}
+
+// TestZeroAllocs: a line costs no allocation once the pool is warm.
+func TestZeroAllocs(t *testing.T) {
+	if raceEnabled {
+		t.Skip("allocation counts are meaningless under the race detector")
+	}
+	l := New(io.Discard, true)
+	defer l.Close()
+	x := exchange()
+	l.Served(x)
+	if n := testing.AllocsPerRun(1000, func() { l.Served(x) }); n != 0 {
+		t.Fatalf("%v allocations per line, want 0", n)
+	}
+}
+
+// FuzzLine: whatever a client puts in its URI and method, the JSON line
+// parses, holds exactly the fields written, and gives the URI back as
+// encoding/json would (invalid UTF-8 as U+FFFD); the text line stays one
+// line.
+func FuzzLine(f *testing.F) {
+	f.Add([]byte("/a?b=c"), []byte("GET"))
+	f.Add([]byte("/\x00\"\n\r\t\u2028 ü \xff"), []byte("P\"OST"))
+	f.Fuzz(func(t *testing.T, uri, method []byte) {
+		x := exchange()
+		x.URI, x.Method = uri, method
+		line := appendLine(nil, time.Unix(0, 0), &x, true)
+		var rec map[string]any
+		if err := json.Unmarshal(line, &rec); err != nil {
+			t.Fatalf("%q: %v", line, err)
+		}
+		// encoding/json's own reading of the same bytes is the oracle: it
+		// too replaces each invalid byte with U+FFFD.
+		asJSON := func(b []byte) any {
+			var s string
+			m, _ := json.Marshal(string(b))
+			json.Unmarshal(m, &s)
+			return s
+		}
+		if len(rec) != 11 || rec["uri"] != asJSON(uri) || rec["method"] != asJSON(method) {
+			t.Fatalf("line %q parsed to %v", line, rec)
+		}
+		text := appendLine(nil, time.Unix(0, 0), &x, false)
+		if bytes.Count(text, []byte("\n")) != 1 || text[len(text)-1] != '\n' {
+			t.Fatalf("text line %q", text)
+		}
+	})
+}

@@ -19,7 +19,7 @@ func appendLine(b []byte, now time.Time, x *gateway.Exchange, json bool) []byte 
 	if json {
 		f.b = append(f.b, '{')
 	}
-	f.raw("time", now.AppendFormat(f.scratch[:0], time.RFC3339Nano))
+	f.raw("time", now.AppendFormat(f.scratch[:0], "2006-01-02T15:04:05.000Z07:00")) // slog's precision
 	f.str("level", "INFO")
 	f.str("msg", "access")
 	f.bytes("client", appendAddr(f.scratch[:0], x.Client))

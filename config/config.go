@@ -116,6 +116,11 @@ type Log struct {
 	Level slog.Level
 	// JSON selects slog's JSON handler. Zero: false, the text handler.
 	JSON bool
+	// NoAccess turns the access log off (a line per request, at info, on
+	// the same output and in the same format as the log). It is the
+	// negation of the file's access key, so that the zero value keeps the
+	// default. Zero: false, the access log is on.
+	NoAccess bool
 }
 
 // Route sends the requests that match Host and Path (or Regex) to Endpoints.

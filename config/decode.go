@@ -87,7 +87,10 @@ func (d decoder) server(m map[string]any, s *Server) {
 
 func (d decoder) log(m map[string]any, l *Log) {
 	const path = "log"
-	d.keys(path, m, "level", "format")
+	if on, ok := d.boolean(m, path, "access"); ok {
+		l.NoAccess = !on
+	}
+	d.keys(path, m, "level", "format", "access")
 	if s, ok := d.str(m, path, "level"); ok {
 		switch strings.ToLower(s) {
 		case "debug":

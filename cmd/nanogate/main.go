@@ -17,9 +17,11 @@ import (
 	"syscall"
 	"time"
 
+	"github.com/nanogate/nanogate/accesslog"
 	"github.com/nanogate/nanogate/bridge"
 	"github.com/nanogate/nanogate/config"
 	"github.com/nanogate/nanogate/frontend"
+	core "github.com/nanogate/nanogate/gateway"
 	"github.com/nanogate/nanogate/hub"
 )
 
@@ -100,6 +102,12 @@ func run(args []string, stdout, stderr io.Writer) int {
 		return exitConfig
 	}
 	log := newLogger(cfg.Log, stderr)
+	var observers core.Observers
+	if !cfg.Log.NoAccess {
+		access := accesslog.New(stderr, cfg.Log.JSON)
+		defer access.Close()
+		observers = append(observers, access)
+	}
 	if *pprofAddr != "" {
 		stop, err := servePprof(*pprofAddr, log)
 		if err != nil {
@@ -114,7 +122,7 @@ func run(args []string, stdout, stderr io.Writer) int {
 		}
 		return buildConfig(*configPath, *listen, *timeout, *logLevel, routes)
 	}
-	if err := serve(cfg, log, reload); err != nil {
+	if err := serve(cfg, log, reload, observers); err != nil {
 		log.Error("nanogate stopped", "err", err)
 		return exitFail
 	}
@@ -197,7 +205,7 @@ func newLogger(c config.Log, w io.Writer) *slog.Logger {
 // front end needs the pools until its last reply), then close the pools,
 // then the hub (its inbound socket feeds the streams of the front end). A
 // second signal during the drain stops at once.
-func serve(cfg *config.Config, log *slog.Logger, reload func() (*config.Config, error)) error {
+func serve(cfg *config.Config, log *slog.Logger, reload func() (*config.Config, error), observers core.Observers) error {
 	ups := &upstreams{log: log}
 	defer ups.Close()
 	if cfg.Sessions.Inbound != "" {
@@ -224,6 +232,7 @@ func serve(cfg *config.Config, log *slog.Logger, reload func() (*config.Config, 
 		Logger:         log,
 		Inbound:        cfg.Sessions.Inbound,
 		StreamBodies:   ups.hub != nil,
+		Observer:       observerOf(observers),
 	})
 	ln, err := listen(cfg.Listen, cfg.Server.ReusePort)
 	if err != nil {
@@ -285,6 +294,17 @@ func poolConfig(r config.Route, log *slog.Logger) bridge.Config {
 		c.Endpoints = append(c.Endpoints, bridge.Endpoint{URL: e.URL, Listen: e.Listen, Priority: e.Priority})
 	}
 	return c
+}
+
+// observerOf is nil for no observer, so that the front end skips the call.
+func observerOf(o core.Observers) core.Observer {
+	switch len(o) {
+	case 0:
+		return nil
+	case 1:
+		return o[0]
+	}
+	return o
 }
 
 func streamPoolConfig(r config.Route, log *slog.Logger) hub.PoolConfig {

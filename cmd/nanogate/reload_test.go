@@ -98,3 +98,32 @@ func TestReloadUnderLoad(t *testing.T) {
 	}
 	t.Logf("%d reloads under load: %s", reloads, m[0])
 }
+
+// TestAccessLog: a request leaves one access line with what an operator
+// looks for, and the client gets its request id back.
+func TestAccessLog(t *testing.T) {
+	t.Parallel()
+	ep := ipcURL(t, "access")
+	g, _ := startStack(t, ep, nil, "--route", "/="+ep)
+	req, _ := http.NewRequest("GET", g.url+"/hello?x=1", nil)
+	req.Header.Set("X-Request-Id", "trace-42")
+	resp, err := http.DefaultClient.Do(req)
+	if err != nil {
+		t.Fatal(err)
+	}
+	resp.Body.Close()
+	if resp.Header.Get("X-Request-Id") != "trace-42" {
+		t.Fatalf("X-Request-Id %q", resp.Header.Get("X-Request-Id"))
+	}
+	line := g.waitFrom(t, 0, "the access line", 10*time.Second, func(l string) bool {
+		return strings.Contains(l, "msg=access") && hasField(l, "id", "trace-42")
+	})
+	for _, kv := range [][2]string{{"method", "GET"}, {"uri", `"/hello?x=1"`}, {"status", "200"}, {"route", "/"}} {
+		if !hasField(line, kv[0], kv[1]) {
+			t.Errorf("access line lacks %s=%s: %s", kv[0], kv[1], line)
+		}
+	}
+	if !strings.Contains(line, "client=127.0.0.1:") {
+		t.Errorf("access line lacks the client: %s", line)
+	}
+}

@@ -199,7 +199,10 @@ func (s *Server) upstreamFailed(ctx *fasthttp.RequestCtx, route *Route, rid []by
 	if gateway.RetryAfter(status) {
 		ctx.Response.Header.Set("Retry-After", "1")
 	}
-	s.log.Warn("upstream failed", "id", string(rid), "route", route.Name, "status", status, "err", err)
+	if ok, held := s.failLog.allow(); ok {
+		s.log.Warn("upstream failed", "id", string(rid), "route", route.Name, "status", status, "err", err,
+			"not_logged_before", held)
+	}
 	s.errorReply(ctx, status, "request "+string(rid))
 	return reason
 }

@@ -50,6 +50,7 @@ type Server struct {
 	maxBody      int
 	streamBodies bool
 	observer     gateway.Observer
+	failLog      rateLimit // upstream failures logged: a burst a second, the rest counted
 }
 
 // New builds a Server; it serves nothing until Serve.
@@ -68,6 +69,7 @@ func New(c Config) *Server {
 		maxBody:      orDefault(c.MaxBodyBytes, 8<<20),
 		streamBodies: c.StreamBodies,
 		observer:     c.Observer,
+		failLog:      rateLimit{perSecond: 20},
 	}
 	s.router.Store(gateway.NewRouter(c.Routes))
 	if c.Inbound != "" {

@@ -2,6 +2,7 @@ package frontend
 
 import (
 	"bytes"
+	"errors"
 
 	"github.com/nanogate/nanogate/session"
 )
@@ -26,7 +27,16 @@ const (
 	errBadEncoding  = errSmuggling("Transfer-Encoding other than a single chunked")
 	errFolded       = errSmuggling("obsolete line folding")
 	errBadFieldName = errSmuggling("invalid header field name")
+	errBadTarget    = errSmuggling("invalid percent-encoding in the request target")
 )
+
+// errTooManyHeaders: more header lines than maxHeaderLines (431).
+var errTooManyHeaders = errors.New("too many header lines")
+
+// maxHeaderLines bounds the header lines of a request, as Apache's
+// LimitRequestFields and Envoy's max_headers_count do (both 100): a
+// request of many tiny lines costs every parser on its way a line each.
+const maxHeaderLines = 100
 
 var chunked = []byte("chunked")
 
@@ -35,7 +45,7 @@ var chunked = []byte("chunked")
 func scanHeaders(raw []byte) (framing, error) {
 	var f framing
 	var length []byte
-	encodings := 0
+	encodings, lines := 0, 0
 	for len(raw) > 0 {
 		i := bytes.IndexByte(raw, '\n')
 		var line []byte
@@ -47,6 +57,9 @@ func scanHeaders(raw []byte) (framing, error) {
 		line = bytes.TrimSuffix(line, []byte("\r"))
 		if len(line) == 0 {
 			continue
+		}
+		if lines++; lines > maxHeaderLines {
+			return f, errTooManyHeaders
 		}
 		if line[0] == ' ' || line[0] == '\t' {
 			return f, errFolded
@@ -86,6 +99,27 @@ func scanHeaders(raw []byte) (framing, error) {
 	}
 	f.framed = length != nil || encodings > 0
 	return f, nil
+}
+
+// validTarget reports whether every '%' of a request target starts a
+// percent-encoded octet (RFC 3986 section 2.1): "%zz" and a trailing "%"
+// mean different things to different parsers on the way to a worker.
+func validTarget(uri []byte) bool {
+	for i := bytes.IndexByte(uri, '%'); i >= 0; {
+		if i+2 >= len(uri) || !isHex(uri[i+1]) || !isHex(uri[i+2]) {
+			return false
+		}
+		j := bytes.IndexByte(uri[i+3:], '%')
+		if j < 0 {
+			return true
+		}
+		i += 3 + j
+	}
+	return true
+}
+
+func isHex(c byte) bool {
+	return c >= '0' && c <= '9' || c >= 'a' && c <= 'f' || c >= 'A' && c <= 'F'
 }
 
 // saneID accepts a client's request id that is safe to log and forward:

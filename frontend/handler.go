@@ -47,7 +47,23 @@ func (s *scratch) Close() error {
 // scratchKey is the user value key of a request's scratch.
 type scratchKey struct{}
 
+// servedProto is the version a request is served as: HTTP/1.0 and 1.1 as
+// they are, a later HTTP/1.x as 1.1 (RFC 9110 section 2.5: a recipient
+// may treat a higher minor version as the highest it supports); anything
+// else is refused (505), never forwarded as sent.
+func servedProto(p []byte) ([]byte, bool) {
+	switch {
+	case bytes.Equal(p, http11), bytes.Equal(p, http10):
+		return p, true
+	case len(p) == 8 && bytes.HasPrefix(p, []byte("HTTP/1.")) && p[7] >= '2' && p[7] <= '9':
+		return http11, true
+	}
+	return nil, false
+}
+
 var (
+	http10        = []byte("HTTP/1.0")
+	http11        = []byte("HTTP/1.1")
 	methodGet     = []byte("GET")
 	methodHead    = []byte("HEAD")
 	methodOptions = []byte("OPTIONS")
@@ -92,10 +108,23 @@ func (s *Server) serve(ctx *fasthttp.RequestCtx) (*Route, []byte, gateway.Reason
 		sc.rid = s.reqIDs.Make(ctx.ConnID(), ctx.ConnRequestNum()).AppendHex(sc.rid[:0])
 		rid = sc.rid
 	}
+	if err == nil && !validTarget(h.RequestURI()) {
+		err = errBadTarget
+	}
 	if err != nil {
+		status, reason := fasthttp.StatusBadRequest, gateway.ReasonBadRequest
+		if err == errTooManyHeaders {
+			status, reason = fasthttp.StatusRequestHeaderFieldsTooLarge, gateway.ReasonHeaderTooLarge
+		}
 		s.log.Warn("refused request", "id", string(rid), "reason", err.Error(), "client", ctx.RemoteAddr().String())
 		ctx.SetConnectionClose()
-		s.errorReply(ctx, fasthttp.StatusBadRequest, err.Error())
+		s.errorReply(ctx, status, err.Error())
+		return nil, rid, reason
+	}
+	proto, ok := servedProto(h.Protocol())
+	if !ok {
+		ctx.SetConnectionClose()
+		s.errorReply(ctx, fasthttp.StatusHTTPVersionNotSupported, "HTTP/1.0 and HTTP/1.1 only")
 		return nil, rid, gateway.ReasonBadRequest
 	}
 	route := s.router.Load().Match(h.Host(), ctx.Path())
@@ -105,7 +134,7 @@ func (s *Server) serve(ctx *fasthttp.RequestCtx) (*Route, []byte, gateway.Reason
 	}
 	method := h.Method()
 	req := session.Request{
-		Method: method, URI: h.RequestURI(), Proto: h.Protocol(), Header: h.RawHeaders(),
+		Method: method, URI: h.RequestURI(), Proto: proto, Header: h.RawHeaders(),
 		Framed:  f.framed,
 		Forward: route.Forward, RequestID: rid,
 	}

@@ -58,6 +58,8 @@ type Config struct {
 	Log    Log
 	// Sessions configures what routes of format "frames" share.
 	Sessions Sessions
+	// Admin is the operator's listener: metrics, health, status page.
+	Admin Admin
 	// Routes in file order. A valid Config has at least one.
 	Routes []Route
 
@@ -108,6 +110,14 @@ type Sessions struct {
 	// workers and any other process push frames to sessions (tcp:// or
 	// ipc://). Required when a route has format "frames". Zero: none.
 	Inbound string
+}
+
+// Admin configures the operator's listener.
+type Admin struct {
+	// Listen is its host:port: /metrics (Prometheus), /livez, /readyz, a
+	// status page at /, and /debug/pprof/. Put it on a private address
+	// (127.0.0.1:9090): it tells internals. Zero: none.
+	Listen string
 }
 
 // Log selects the gateway's log output.

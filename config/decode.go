@@ -43,13 +43,17 @@ func decode(name string, data []byte) (*Config, *problems) {
 	p.where = c.where
 	d := decoder{p: p, ix: c.where}
 
-	d.keys("", tree, "listen", "server", "log", "sessions", "route")
+	d.keys("", tree, "listen", "server", "log", "sessions", "admin", "route")
 	c.Listen, _ = d.str(tree, "", "listen")
 	if m, ok := d.table(tree, "", "server"); ok {
 		d.server(m, &c.Server)
 	}
 	if m, ok := d.table(tree, "", "log"); ok {
 		d.log(m, &c.Log)
+	}
+	if m, ok := d.table(tree, "", "admin"); ok {
+		d.keys("admin", m, "listen")
+		c.Admin.Listen, _ = d.str(m, "admin", "listen")
 	}
 	if m, ok := d.table(tree, "", "sessions"); ok {
 		d.keys("sessions", m, "inbound")

@@ -33,6 +33,12 @@ func (c *Config) validate(p *problems) {
 	if len(c.Routes) == 0 {
 		p.addf("route", "at least one [[route]] is required")
 	}
+	if c.Admin.Listen != "" {
+		checkHostPort(p, "admin.listen", c.Admin.Listen)
+		if c.Admin.Listen == c.Listen && !strings.HasSuffix(c.Listen, ":0") {
+			p.addf("admin.listen", "%q is the public listen address; the admin listener needs its own, private one", c.Admin.Listen)
+		}
+	}
 	if c.Sessions.Inbound != "" {
 		checkSPURL(p, "sessions.inbound", c.Sessions.Inbound, true)
 	}

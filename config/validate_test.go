@@ -145,11 +145,11 @@ func TestErrors(t *testing.T) {
 
 		// Unknown keys and TOML itself.
 		{"unknown top", "lisen = \":80\"\n" + ok,
-			`t.toml:1: lisen: unknown key (known keys here: listen, server, log, sessions, route)`},
+			`t.toml:1: lisen: unknown key (known keys here: listen, server, log, sessions, admin, route)`},
 		{"unknown endpoint key", "[[route]]\n[[route.endpoint]]\nurl = \"ipc://a\"\nprio = 1\n",
 			`t.toml:4: route[0].endpoint[0].prio: unknown key (known keys here: url, mode, priority)`},
 		{"unknown table", ok + "[servr]\nread_timeout = \"1s\"\n",
-			`t.toml:3: servr: unknown key (known keys here: listen, server, log, sessions, route)`},
+			`t.toml:3: servr: unknown key (known keys here: listen, server, log, sessions, admin, route)`},
 		{"unknown quoted key", ok + "[server]\n\"read.timeout\" = \"1s\"\n",
 			`t.toml:4: server."read.timeout": unknown key (known keys here: read_timeout, write_timeout, idle_timeout, max_header_bytes, max_body_bytes, max_conns, reuse_port, shutdown_timeout)`},
 		{"toml syntax", ok + "listen = = 1\n",

@@ -23,6 +23,7 @@ import (
 	"github.com/nanogate/nanogate/frontend"
 	core "github.com/nanogate/nanogate/gateway"
 	"github.com/nanogate/nanogate/hub"
+	"github.com/nanogate/nanogate/metrics"
 )
 
 const usage = `nanogate: HTTP front end for nanomsg REQ/REP workers
@@ -78,6 +79,7 @@ func run(args []string, stdout, stderr io.Writer) int {
 		logLevel   = fs.String("log-level", "", "debug, info, warn or error (overrides the config)")
 		showVer    = fs.Bool("version", false, "print the version and exit")
 		pprofAddr  = fs.String("pprof", "", "serve net/http/pprof on this `address` (e.g. 127.0.0.1:6060); off when empty")
+		adminAddr  = fs.String("admin", "", "admin listener `address` (metrics, health, status page, pprof), e.g. 127.0.0.1:9090 (overrides the config)")
 		routes     routeFlags
 	)
 	fs.Var(&routes, "route", "route `PREFIX=ENDPOINT[,ENDPOINT...]`, repeatable; PREFIX may start with a host (example.com/api/)")
@@ -96,7 +98,7 @@ func run(args []string, stdout, stderr io.Writer) int {
 		return exitConfig
 	}
 
-	cfg, err := buildConfig(*configPath, *listen, *timeout, *logLevel, routes)
+	cfg, err := buildConfig(*configPath, *listen, *adminAddr, *timeout, *logLevel, routes)
 	if err != nil {
 		fmt.Fprintln(stderr, err)
 		return exitConfig
@@ -120,7 +122,7 @@ func run(args []string, stdout, stderr io.Writer) int {
 		if *configPath == "" {
 			return nil, errors.New("no --config file to read again")
 		}
-		return buildConfig(*configPath, *listen, *timeout, *logLevel, routes)
+		return buildConfig(*configPath, *listen, *adminAddr, *timeout, *logLevel, routes)
 	}
 	if err := serve(cfg, log, reload, observers); err != nil {
 		log.Error("nanogate stopped", "err", err)
@@ -130,7 +132,7 @@ func run(args []string, stdout, stderr io.Writer) int {
 }
 
 // buildConfig loads the file, if any, then applies the flags on top.
-func buildConfig(path, listen string, timeout time.Duration, level string, routes []string) (*config.Config, error) {
+func buildConfig(path, listen, adminAddr string, timeout time.Duration, level string, routes []string) (*config.Config, error) {
 	var cfg *config.Config
 	if path != "" {
 		c, err := config.Load(path)
@@ -146,6 +148,9 @@ func buildConfig(path, listen string, timeout time.Duration, level string, route
 	}
 	if listen != "" {
 		cfg.Listen = listen
+	}
+	if adminAddr != "" {
+		cfg.Admin.Listen = adminAddr
 	}
 	if level != "" {
 		if err := cfg.Log.Level.UnmarshalText([]byte(level)); err != nil {
@@ -220,8 +225,14 @@ func serve(cfg *config.Config, log *slog.Logger, reload func() (*config.Config, 
 	if err != nil {
 		return err
 	}
-	ups.commit(pools)
-	srv := frontend.New(frontend.Config{
+	ups.commit(cfg, pools)
+	var srv *frontend.Server
+	var m *metrics.Metrics
+	if cfg.Admin.Listen != "" {
+		m = newMetrics(cfg, ups, func() *frontend.Server { return srv }) // read once the admin listener runs, after srv is set
+		observers = append(observers, m)
+	}
+	srv = frontend.New(frontend.Config{
 		Routes:         routes,
 		ReadTimeout:    cfg.Server.ReadTimeout,
 		WriteTimeout:   cfg.Server.WriteTimeout,
@@ -234,6 +245,13 @@ func serve(cfg *config.Config, log *slog.Logger, reload func() (*config.Config, 
 		StreamBodies:   ups.hub != nil,
 		Observer:       observerOf(observers),
 	})
+	if m != nil {
+		stop, err := startAdmin(cfg.Admin.Listen, m, ups, cfg.Listen, log)
+		if err != nil {
+			return err
+		}
+		defer stop()
+	}
 	ln, err := listen(cfg.Listen, cfg.Server.ReusePort)
 	if err != nil {
 		return err

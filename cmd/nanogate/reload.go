@@ -40,7 +40,7 @@ func reloadConfig(cur *config.Config, read func() (*config.Config, error), ups *
 		log.Error("reload refused, the running configuration stays", "err", err)
 		return cur
 	}
-	ups.commit(pools)
+	ups.commit(next, pools)
 	srv.SetRoutes(routes)
 	if len(restart) > 0 {
 		log.Warn("reload: these settings change only on a restart, the running ones stay", "sections", restart)

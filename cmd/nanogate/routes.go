@@ -20,12 +20,19 @@ import (
 // routes did not change: their connections to workers, and the requests
 // and streams in flight on them, go on untouched.
 type upstreams struct {
-	log   *slog.Logger
-	hub   *hub.Hub // nil when no route is of format frames
-	pools map[string]*upstream
+	log *slog.Logger
+	hub *hub.Hub // nil when no route is of format frames
 
-	mu      sync.Mutex
+	mu      sync.Mutex                // pools and routes change on a reload; the admin listener reads them
+	pools   map[string]*upstream      // by poolKey
+	routes  []routeState              // the running routes, for metrics and the status page
 	closing map[*upstream]*time.Timer // retired pools waiting out their grace
+}
+
+// routeState is a running route and its pool.
+type routeState struct {
+	cfg  config.Route
+	pool *upstream
 }
 
 // upstream is one pool, of either format.
@@ -86,7 +93,9 @@ func (u *upstreams) build(cfg *config.Config, wait bool) ([]frontend.Route, map[
 		key := poolKey(r)
 		up := next[key]
 		if up == nil {
+			u.mu.Lock()
 			up = u.pools[key]
+			u.mu.Unlock()
 		}
 		if up == nil {
 			// A listen address held by a pool that goes away must be
@@ -166,7 +175,9 @@ func (u *upstreams) releaseListens(r config.Route, next map[string]*upstream) {
 			if e.Listen && slices.Contains(p.listen, e.URL) {
 				u.log.Warn("reload: closing a pool at once to bind its address anew", "url", e.URL)
 				p.Close()
+				u.mu.Lock()
 				delete(u.pools, key)
+				u.mu.Unlock()
 				break
 			}
 		}
@@ -177,8 +188,16 @@ func (u *upstreams) releaseListens(r config.Route, next map[string]*upstream) {
 // closed once the longest timeout of its routes has passed, so that the
 // requests in flight on it finish (a stream on a retired frames pool ends
 // then).
-func (u *upstreams) commit(next map[string]*upstream) {
-	for key, p := range u.pools {
+func (u *upstreams) commit(cfg *config.Config, next map[string]*upstream) {
+	u.mu.Lock()
+	old := u.pools
+	u.pools = next
+	u.routes = u.routes[:0:0]
+	for _, r := range cfg.Routes {
+		u.routes = append(u.routes, routeState{cfg: r, pool: next[poolKey(r)]})
+	}
+	u.mu.Unlock()
+	for key, p := range old {
 		if next[key] == p {
 			continue
 		}
@@ -197,7 +216,6 @@ func (u *upstreams) commit(next map[string]*upstream) {
 		})
 		u.mu.Unlock()
 	}
-	u.pools = next
 }
 
 // Close closes every pool, retiring ones included, and the hub.
@@ -210,7 +228,11 @@ func (u *upstreams) Close() error {
 		t.Stop()
 		p.Close()
 	}
-	for _, p := range u.pools {
+	u.mu.Lock()
+	pools := u.pools
+	u.pools = nil
+	u.mu.Unlock()
+	for _, p := range pools {
 		p.Close()
 	}
 	if u.hub != nil {

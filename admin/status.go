@@ -34,12 +34,14 @@ type RouteState struct {
 
 // EndpointState is one worker address of a route.
 type EndpointState struct {
-	URL      string
-	Listen   bool   // the gateway binds and workers dial in; else it dials them
-	Workers  int    // connected now; zero is shown as disconnected
-	InFlight int    // requests in flight now; on a frames route, open streams
-	Requests uint64 // sent to it so far; not shown on a frames route
-	Failures uint64 // of those, failed there
+	URL       string
+	Listen    bool   // the gateway binds and workers dial in; else it dials them
+	Workers   int    // connected now; zero is shown as disconnected
+	InFlight  int    // requests in flight now; on a frames route, open streams
+	Requests  uint64 // sent to it so far; not shown on a frames route
+	Failures  uint64 // of those, failed there
+	Ejected   bool   // sitting out after failing requests (passive health)
+	Ejections uint64 // times it was
 }
 
 //go:embed status.html

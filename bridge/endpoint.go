@@ -26,6 +26,7 @@ type endpoint struct {
 	Endpoint
 	transport
 	requests, failures atomic.Uint64 // sent to it; failed (lost, timed out, refused) there
+	health             health
 }
 
 // transport reaches the workers of one endpoint. Its errors are this

@@ -16,7 +16,12 @@ type Config struct {
 	Contexts        int           // in-flight limit per endpoint; zero: 64
 	MaxReplyBytes   int           // larger replies close the connection (502); zero: 64 MiB
 	RetryIdempotent bool          // retry an idempotent request once when its worker is lost; zero: never resend
-	Logger          *slog.Logger  // zero: slog.Default()
+	Health          Health        // ejection of failing endpoints; zero: see Health
+	// Check tells a reply from garbage, for Health (the pool itself knows
+	// no format): cmd/nanogate gives the http format's status line test.
+	// Zero: every reply is good.
+	Check  func(reply []byte) bool
+	Logger *slog.Logger // zero: slog.Default()
 
 	// mangos makes tcp:// and ipc:// go through mangos too, for the
 	// benchmark that compares the two engines; unexported, a test knob.
@@ -46,9 +51,13 @@ func (c *Config) maxReplyBytes() int {
 
 // Pool sends requests to the endpoints of one route.
 type Pool struct {
-	groups [][]*endpoint // by ascending priority
-	retry  bool
-	next   atomic.Uint32 // rotates ties between equally loaded endpoints
+	groups  [][]*endpoint // by ascending priority
+	retry   bool
+	next    atomic.Uint32 // rotates ties between equally loaded endpoints
+	health  Health
+	check   func([]byte) bool
+	ejected atomic.Int32 // endpoints ejected now: while zero, pick reads no clock
+	log     *slog.Logger
 }
 
 // NewPool opens every endpoint of c. Dialled endpoints connect in the
@@ -65,7 +74,7 @@ func NewPool(c Config) (*Pool, error) {
 	eps := append([]Endpoint(nil), c.Endpoints...)
 	sort.SliceStable(eps, func(i, j int) bool { return eps[i].Priority < eps[j].Priority })
 
-	p := &Pool{retry: c.RetryIdempotent}
+	p := &Pool{retry: c.RetryIdempotent, health: c.Health, check: c.Check, log: log}
 	for i, e := range eps {
 		ep, err := openEndpoint(e, &c, log)
 		if err != nil {
@@ -101,6 +110,12 @@ func (p *Pool) RoundTrip(dst, msg []byte, safe bool) ([]byte, error) {
 		if err != nil && err != ErrNoWorker {
 			ep.failures.Add(1)
 		}
+		switch err {
+		case nil:
+			p.observe(ep, p.check != nil && !p.check(reply[len(dst):]))
+		case ErrWorkerLost, ErrTimeout:
+			p.observe(ep, true)
+		}
 		switch {
 		case err == nil:
 			return reply, nil
@@ -127,15 +142,29 @@ func (e *EndpointError) Error() string { return e.URL + ": " + e.Err.Error() }
 func (e *EndpointError) Unwrap() error { return e.Err }
 
 // pick returns the least loaded endpoint with a connected worker in the
-// first group that has one, never skip, or nil.
+// first group that has one, never skip, or nil. Ejected endpoints sit out
+// while another endpoint can serve; when every one is ejected, they serve
+// all the same (a 502 from a sick worker beats a 503 for every request).
 func (p *Pool) pick(skip *endpoint) *endpoint {
+	var now int64
+	if p.ejected.Load() > 0 {
+		now = time.Now().UnixNano()
+		if ep := p.pickFrom(skip, now); ep != nil {
+			return ep
+		}
+	}
+	return p.pickFrom(skip, 0)
+}
+
+// pickFrom is pick with ejected endpoints skipped when now is not zero.
+func (p *Pool) pickFrom(skip *endpoint, now int64) *endpoint {
 	for _, g := range p.groups {
 		var best *endpoint
 		bestLoad := int(^uint(0) >> 1)
 		start := int(p.next.Add(1))
 		for i := range g {
 			ep := g[(start+i)%len(g)]
-			if ep == skip || ep.workers() <= 0 {
+			if ep == skip || ep.workers() <= 0 || now != 0 && ep.health.ejected(now) {
 				continue
 			}
 			if load := ep.inFlight(); load < bestLoad {
@@ -163,13 +192,15 @@ func (p *Pool) Workers() map[string]int {
 
 // EndpointStats is one endpoint's state, for metrics and the status page.
 type EndpointStats struct {
-	URL      string
-	Listen   bool
-	Priority int
-	Workers  int    // connected now
-	InFlight int    // requests in flight now
-	Requests uint64 // sent to it so far
-	Failures uint64 // of those, failed there: lost, timed out or refused busy
+	URL       string
+	Listen    bool
+	Priority  int
+	Workers   int    // connected now
+	InFlight  int    // requests in flight now
+	Requests  uint64 // sent to it so far
+	Failures  uint64 // of those, failed there: lost, timed out or refused busy
+	Ejected   bool   // sitting out after failing (Health)
+	Ejections uint64 // times ejected so far
 }
 
 // Stats reports every endpoint, in priority order.
@@ -179,7 +210,8 @@ func (p *Pool) Stats() []EndpointStats {
 		for _, ep := range g {
 			out = append(out, EndpointStats{URL: ep.URL, Listen: ep.Listen, Priority: ep.Priority,
 				Workers: ep.workers(), InFlight: ep.inFlight(),
-				Requests: ep.requests.Load(), Failures: ep.failures.Load()})
+				Requests: ep.requests.Load(), Failures: ep.failures.Load(),
+				Ejected: ep.health.ejected(time.Now().UnixNano()), Ejections: ep.health.total.Load()})
 		}
 	}
 	return out

@@ -172,6 +172,18 @@ type Route struct {
 	// Compat is "" or CompatModNano: send requests exactly as mod_nano did,
 	// adding no headers. Zero: "".
 	Compat string
+	// NoEject turns off the ejection of failing endpoints (passive
+	// health). It is the negation of the file's eject, so that the zero
+	// value keeps the default. Zero: false, failing endpoints are ejected.
+	NoEject bool
+	// EjectFailures is how many failures in a row (worker lost, no reply
+	// in time, a reply that is not HTTP) eject an endpoint. Zero: 5.
+	EjectFailures int
+	// EjectTime is the first ejection's length; it doubles with each
+	// ejection in a row, up to EjectMaxTime. Zero: 1s.
+	EjectTime time.Duration
+	// EjectMaxTime caps an ejection. Zero: 30s.
+	EjectMaxTime time.Duration
 	// Format is FormatHTTP or FormatFrames. Zero: FormatHTTP.
 	Format string
 	// WebSocket accepts WebSocket upgrades on the route; it needs
@@ -305,6 +317,15 @@ func (r *Route) setDefaults() {
 	}
 	if r.Format == "" {
 		r.Format = FormatHTTP
+	}
+	if r.EjectFailures == 0 {
+		r.EjectFailures = 5
+	}
+	if r.EjectTime == 0 {
+		r.EjectTime = time.Second
+	}
+	if r.EjectMaxTime == 0 {
+		r.EjectMaxTime = 30 * time.Second
 	}
 	if r.StreamIdleTimeout == 0 {
 		r.StreamIdleTimeout = defaultStreamIdle

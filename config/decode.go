@@ -124,6 +124,7 @@ func (d decoder) route(path string, m map[string]any) Route {
 	d.keys(path, m, "name", "host", "path", "regex", "timeout", "contexts",
 		"max_reply_bytes", "retry_idempotent", "compat", "forwarded_headers",
 		"format", "websocket", "origins", "stream_idle_timeout", "max_message_bytes",
+		"eject", "eject_failures", "eject_time", "eject_max_time",
 		"endpoint", "endpoints")
 	r := Route{Line: d.ix.lines[path]}
 	r.Name, _ = d.str(m, path, "name")
@@ -146,6 +147,17 @@ func (d decoder) route(path string, m map[string]any) Route {
 			d.p.addf(join(path, "forwarded_headers"), `true contradicts compat = "mod_nano", which adds no headers`)
 		}
 	}
+	if on, ok := d.boolean(m, path, "eject"); ok {
+		r.NoEject = !on
+	}
+	if n, ok := d.integer(m, path, "eject_failures"); ok {
+		if n <= 0 {
+			d.p.addf(join(path, "eject_failures"), "must be > 0, got %d (eject = false turns ejection off)", n)
+		}
+		r.EjectFailures = n
+	}
+	r.EjectTime, _ = d.duration(m, path, "eject_time")
+	r.EjectMaxTime, _ = d.duration(m, path, "eject_max_time")
 	r.Format, _ = d.str(m, path, "format")
 	r.WebSocket, _ = d.boolean(m, path, "websocket")
 	r.Origins = d.strs(m, path, "origins")

@@ -7,7 +7,7 @@ import (
 )
 
 func TestParseRouteFlag(t *testing.T) {
-	base := Route{Timeout: 30 * time.Second, Contexts: 64, MaxReplyBytes: 64 << 20, Format: FormatHTTP, StreamIdleTimeout: time.Minute, MaxMessageBytes: 1 << 20}
+	base := Route{Timeout: 30 * time.Second, Contexts: 64, MaxReplyBytes: 64 << 20, Format: FormatHTTP, StreamIdleTimeout: time.Minute, MaxMessageBytes: 1 << 20, EjectFailures: 5, EjectTime: time.Second, EjectMaxTime: 30 * time.Second}
 	route := func(name, host, path string, urls ...string) Route {
 		r := base
 		r.Name, r.Host, r.Path = name, host, path

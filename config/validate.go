@@ -133,6 +133,9 @@ func checkRoute(p *problems, path string, r *Route) {
 		p.addf(join(path, "format"), "unknown format %q (want %q or %q)", r.Format, FormatHTTP, FormatFrames)
 	}
 	positive(p, join(path, "stream_idle_timeout"), r.StreamIdleTimeout)
+	positive(p, join(path, "eject_failures"), r.EjectFailures)
+	positive(p, join(path, "eject_time"), r.EjectTime)
+	positive(p, join(path, "eject_max_time"), r.EjectMaxTime)
 	positive(p, join(path, "max_message_bytes"), r.MaxMessageBytes)
 	for j, o := range r.Origins {
 		if o != "*" && !strings.Contains(o, "://") {

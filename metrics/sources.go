@@ -33,6 +33,10 @@ type Endpoint struct {
 	InFlight int    // requests in flight now; on a frames route, open streams
 	Requests uint64 // sent to it so far; zero on a frames route
 	Failures uint64 // of those, failed there
+	// Ejected tells that the endpoint sits out after failing (passive
+	// health); Ejections counts the times it was. Zero on frames routes.
+	Ejected   bool
+	Ejections uint64
 }
 
 // register adds a collector for each source that is set.
@@ -64,6 +68,10 @@ var (
 		"Requests sent to an endpoint.", endpointLabels, nil)
 	descEndpointFailures = prometheus.NewDesc("nanogate_endpoint_failures_total",
 		"Requests that failed at an endpoint: worker lost, timed out or busy.", endpointLabels, nil)
+	descEjected = prometheus.NewDesc("nanogate_endpoint_ejected",
+		"1 while an endpoint sits out after failing requests (passive health), else 0.", endpointLabels, nil)
+	descEjections = prometheus.NewDesc("nanogate_endpoint_ejections_total",
+		"Times an endpoint was ejected after failing requests.", endpointLabels, nil)
 	descDropped = prometheus.NewDesc("nanogate_dropped_frames_total",
 		"Frames from workers the hub dropped, by reason.", []string{"reason"}, nil)
 )
@@ -77,6 +85,8 @@ func (endpointCollector) Describe(ch chan<- *prometheus.Desc) {
 	ch <- descInFlight
 	ch <- descEndpointRequests
 	ch <- descEndpointFailures
+	ch <- descEjected
+	ch <- descEjections
 }
 
 func (f endpointCollector) Collect(ch chan<- prometheus.Metric) {
@@ -85,6 +95,12 @@ func (f endpointCollector) Collect(ch chan<- prometheus.Metric) {
 		ch <- prometheus.MustNewConstMetric(descInFlight, prometheus.GaugeValue, float64(e.InFlight), e.Route, e.URL)
 		ch <- prometheus.MustNewConstMetric(descEndpointRequests, prometheus.CounterValue, float64(e.Requests), e.Route, e.URL)
 		ch <- prometheus.MustNewConstMetric(descEndpointFailures, prometheus.CounterValue, float64(e.Failures), e.Route, e.URL)
+		ejected := 0.0
+		if e.Ejected {
+			ejected = 1
+		}
+		ch <- prometheus.MustNewConstMetric(descEjected, prometheus.GaugeValue, ejected, e.Route, e.URL)
+		ch <- prometheus.MustNewConstMetric(descEjections, prometheus.CounterValue, float64(e.Ejections), e.Route, e.URL)
 	}
 }
 

@@ -58,6 +58,15 @@ func (r *Response) Parse(reply []byte, head bool) error {
 	return nil
 }
 
+// LooksLikeResponse is a cheap test that reply starts like a response of
+// this format ("HTTP/1.0 " or "HTTP/1.1 " and a digit), for the passive
+// health of endpoints: a worker that answers garbage is found without
+// parsing every reply twice.
+func LooksLikeResponse(reply []byte) bool {
+	return len(reply) >= 10 && bytes.HasPrefix(reply, []byte("HTTP/1.")) && (reply[7] == '0' || reply[7] == '1') &&
+		reply[8] == ' ' && reply[9] >= '1' && reply[9] <= '9'
+}
+
 // ParseHead parses the status line and the header block of msg into r; the
 // bytes after the empty line are r.Body, as they are. ContentLength is the
 // announced length or -1, and chunked tells that the head says

@@ -41,7 +41,8 @@ func (u *upstreams) endpoints() []metrics.Endpoint {
 	for _, r := range u.snapshot() {
 		for _, e := range r.Endpoints {
 			out = append(out, metrics.Endpoint{Route: r.Name, URL: e.URL, Workers: e.Workers,
-				InFlight: e.InFlight, Requests: e.Requests, Failures: e.Failures})
+				InFlight: e.InFlight, Requests: e.Requests, Failures: e.Failures,
+				Ejected: e.Ejected, Ejections: e.Ejections})
 		}
 	}
 	return out
@@ -60,7 +61,8 @@ func (u *upstreams) snapshot() []admin.RouteState {
 		case r.pool.bridge != nil:
 			for _, e := range r.pool.bridge.Stats() {
 				rs.Endpoints = append(rs.Endpoints, admin.EndpointState{URL: e.URL, Listen: e.Listen,
-					Workers: e.Workers, InFlight: e.InFlight, Requests: e.Requests, Failures: e.Failures})
+					Workers: e.Workers, InFlight: e.InFlight, Requests: e.Requests, Failures: e.Failures,
+					Ejected: e.Ejected, Ejections: e.Ejections})
 			}
 		default:
 			for _, e := range r.pool.hub.Stats() {

@@ -24,6 +24,7 @@ import (
 	core "github.com/nanogate/nanogate/gateway"
 	"github.com/nanogate/nanogate/hub"
 	"github.com/nanogate/nanogate/metrics"
+	"github.com/nanogate/nanogate/session"
 )
 
 const usage = `nanogate: HTTP front end for nanomsg REQ/REP workers
@@ -307,6 +308,11 @@ func poolConfig(r config.Route, log *slog.Logger) bridge.Config {
 		MaxReplyBytes:   int(r.MaxReplyBytes),
 		RetryIdempotent: r.RetryIdempotent,
 		Logger:          log,
+		Health:          bridge.Health{Failures: r.EjectFailures, EjectFor: r.EjectTime, MaxEject: r.EjectMaxTime},
+		Check:           session.LooksLikeResponse,
+	}
+	if r.NoEject {
+		c.Health.Failures = -1
 	}
 	for _, e := range r.Endpoints {
 		c.Endpoints = append(c.Endpoints, bridge.Endpoint{URL: e.URL, Listen: e.Listen, Priority: e.Priority})

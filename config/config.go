@@ -98,6 +98,10 @@ type Server struct {
 	// host use more connections than one process's open-file limit.
 	// Zero: false, a second process on the address fails to start.
 	ReusePort bool
+	// TLSCert and TLSKey are PEM files: with both set, the listener serves
+	// HTTPS (TLS 1.2 and later), and SIGHUP reads them again. Zero: plain
+	// HTTP.
+	TLSCert, TLSKey string
 	// ShutdownTimeout bounds the drain on SIGTERM: requests in flight get
 	// this long to finish, then the process exits (a second SIGTERM exits
 	// at once). Zero: 30s.

@@ -76,7 +76,8 @@ type decoder struct {
 func (d decoder) server(m map[string]any, s *Server) {
 	const path = "server"
 	d.keys(path, m, "read_timeout", "write_timeout", "idle_timeout",
-		"max_header_bytes", "max_body_bytes", "max_conns", "reuse_port", "shutdown_timeout")
+		"max_header_bytes", "max_body_bytes", "max_conns", "reuse_port", "shutdown_timeout",
+		"tls_cert", "tls_key")
 	s.ReadTimeout, _ = d.duration(m, path, "read_timeout")
 	s.WriteTimeout, _ = d.duration(m, path, "write_timeout")
 	s.IdleTimeout, _ = d.duration(m, path, "idle_timeout")
@@ -87,6 +88,8 @@ func (d decoder) server(m map[string]any, s *Server) {
 	s.MaxConns, _ = d.integer(m, path, "max_conns")
 	s.ReusePort, _ = d.boolean(m, path, "reuse_port")
 	s.ShutdownTimeout, _ = d.duration(m, path, "shutdown_timeout")
+	s.TLSCert, _ = d.str(m, path, "tls_cert")
+	s.TLSKey, _ = d.str(m, path, "tls_key")
 }
 
 func (d decoder) log(m map[string]any, l *Log) {

@@ -1,6 +1,7 @@
 package config
 
 import (
+	"crypto/tls"
 	"errors"
 	"fmt"
 	"net"
@@ -26,6 +27,14 @@ func (c *Config) validate(p *problems) {
 	positive(p, "server.max_header_bytes", s.MaxHeaderBytes)
 	positive(p, "server.max_body_bytes", s.MaxBodyBytes)
 	positive(p, "server.shutdown_timeout", s.ShutdownTimeout)
+	switch {
+	case (s.TLSCert == "") != (s.TLSKey == ""):
+		p.addf("server.tls_cert", "tls_cert and tls_key go together (HTTPS needs both)")
+	case s.TLSCert != "":
+		if _, err := tls.LoadX509KeyPair(s.TLSCert, s.TLSKey); err != nil {
+			p.addf("server.tls_cert", "%v", err)
+		}
+	}
 	if s.MaxConns < 0 {
 		p.addf("server.max_conns", "must be >= 0 (0: the default), got %d", s.MaxConns)
 	}

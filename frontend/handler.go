@@ -62,6 +62,7 @@ func servedProto(p []byte) ([]byte, bool) {
 }
 
 var (
+	schemeHTTPS   = []byte("https")
 	http10        = []byte("HTTP/1.0")
 	http11        = []byte("HTTP/1.1")
 	methodGet     = []byte("GET")
@@ -137,6 +138,9 @@ func (s *Server) serve(ctx *fasthttp.RequestCtx) (*Route, []byte, gateway.Reason
 		Method: method, URI: h.RequestURI(), Proto: proto, Header: h.RawHeaders(),
 		Framed:  f.framed,
 		Forward: route.Forward, RequestID: rid,
+	}
+	if ctx.IsTLS() {
+		req.Scheme = schemeHTTPS
 	}
 	if route.Forward || route.Streams != nil {
 		if cc, ok := ctx.Conn().(*clientConn); ok {

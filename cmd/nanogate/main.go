@@ -5,6 +5,7 @@ package main
 
 import (
 	"context"
+	"crypto/tls"
 	"errors"
 	"flag"
 	"fmt"
@@ -257,7 +258,15 @@ func serve(cfg *config.Config, log *slog.Logger, reload func() (*config.Config, 
 	if err != nil {
 		return err
 	}
-	log.Info("nanogate listening", "addr", ln.Addr().String(), "reuse_port", cfg.Server.ReusePort,
+	var certs *certStore
+	if cfg.Server.TLSCert != "" {
+		if certs, err = newCertStore(cfg.Server.TLSCert, cfg.Server.TLSKey); err != nil {
+			ln.Close()
+			return err
+		}
+		ln = tls.NewListener(ln, certs.config())
+	}
+	log.Info("nanogate listening", "addr", ln.Addr().String(), "tls", certs != nil, "reuse_port", cfg.Server.ReusePort,
 		"routes", len(routes), "version", version())
 	if cfg.Server.ReusePort && resetsQueued(migrateSysctl) {
 		log.Info("when this gateway stops, connections still in its accept queue are reset, not handed to "+
@@ -280,6 +289,13 @@ func serve(cfg *config.Config, log *slog.Logger, reload func() (*config.Config, 
 				break
 			}
 			cfg = reloadConfig(cfg, reload, ups, srv, log)
+			if certs != nil {
+				if err := certs.load(); err != nil {
+					log.Error("reload: the certificate in use stays", "err", err)
+				} else {
+					log.Info("certificate reloaded", "cert", certs.certFile)
+				}
+			}
 		}
 	}
 	ctx, cancel := context.WithTimeout(context.Background(), cfg.Server.ShutdownTimeout)

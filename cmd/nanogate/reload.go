@@ -27,6 +27,9 @@ func reloadConfig(cur *config.Config, read func() (*config.Config, error), ups *
 		restart = append(restart, "listen")
 	}
 	if next.Server != cur.Server {
+		// The certificate is read again from the same files on every
+		// SIGHUP; other paths, like every other [server] key, need a
+		// restart.
 		restart = append(restart, "server")
 	}
 	if !reflect.DeepEqual(next.Sessions, cur.Sessions) {

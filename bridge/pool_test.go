@@ -25,6 +25,14 @@ type repWorker struct {
 
 func startWorker(t testing.TB, url string, reply func(req []byte) []byte) *repWorker {
 	t.Helper()
+	return startWorkerN(t, url, 8, reply)
+}
+
+// startWorkerN is startWorker with n contexts. With one, requests are
+// handled in the order they arrived on a connection, and each reply is
+// sent before the next request is taken.
+func startWorkerN(t testing.TB, url string, n int, reply func(req []byte) []byte) *repWorker {
+	t.Helper()
 	sock, err := rep.NewSocket()
 	if err != nil {
 		t.Fatal(err)
@@ -33,7 +41,7 @@ func startWorker(t testing.TB, url string, reply func(req []byte) []byte) *repWo
 		t.Fatal(err)
 	}
 	w := &repWorker{sock: sock}
-	for range 8 {
+	for range n {
 		ctx, err := sock.OpenContext()
 		if err != nil {
 			t.Fatal(err)
@@ -159,10 +167,31 @@ func TestNoWorkerFailsAtOnce(t *testing.T) {
 	}
 }
 
+// TestTimeout: a request not answered in time fails with ErrTimeout, and
+// its late reply, which arrives while the next request holds the same
+// context, is not taken for that request's. (The worker used to stay
+// silent, so there was no late reply to mistake, and the second request's
+// ErrTimeout held whether or not late replies were dropped.)
 func TestTimeout(t *testing.T) {
-	url := ipcURL(t, "silent")
-	startWorker(t, url, func([]byte) []byte { return nil })
-	p := newPool(t, Config{Name: "t", Endpoints: []Endpoint{{URL: url}}, Timeout: 200 * time.Millisecond})
+	url := ipcURL(t, "late")
+	release := make(chan struct{})
+	// One context: the late reply is sent before the next request is
+	// taken, so it reaches the pool first, while that request waits.
+	startWorkerN(t, url, 1, func(b []byte) []byte {
+		if string(b) == "x" {
+			<-release
+			return []byte("late reply to x")
+		}
+		return echo(b)
+	})
+	t.Cleanup(func() {
+		select {
+		case <-release:
+		default:
+			close(release) // a failed test must not leave the worker held
+		}
+	})
+	p := newPool(t, Config{Name: "t", Endpoints: []Endpoint{{URL: url}}, Timeout: 200 * time.Millisecond, Contexts: 1})
 	waitWorkers(t, p, url, 1)
 	start := time.Now()
 	_, err := p.RoundTrip(nil, []byte("x"), false)
@@ -172,11 +201,26 @@ func TestTimeout(t *testing.T) {
 	if d := time.Since(start); d < 150*time.Millisecond || d > 3*time.Second {
 		t.Fatalf("timed out after %v, want about 200ms", d)
 	}
-	// The context is reusable after a timeout: a late reply must not be
-	// taken for the next request's.
-	_, err = p.RoundTrip(nil, []byte("y"), false)
-	if !errors.Is(err, ErrTimeout) {
-		t.Fatalf("second request: %v", err)
+	type result struct {
+		got []byte
+		err error
+	}
+	next := make(chan result, 1)
+	go func() {
+		got, err := p.RoundTrip(nil, []byte("y"), false)
+		next <- result{got, err}
+	}()
+	// The one context is reused: release x's reply once y holds it.
+	deadline := time.Now().Add(5 * time.Second)
+	for p.groups[0][0].inFlight() < 1 {
+		if time.Now().After(deadline) {
+			t.Fatal("the second request never went in flight")
+		}
+		time.Sleep(time.Millisecond)
+	}
+	close(release)
+	if r := <-next; r.err != nil || string(r.got) != "re:y" {
+		t.Fatalf("second request: %q, %v; want %q (a late reply taken for it?)", r.got, r.err, "re:y")
 	}
 }
 
@@ -221,7 +265,10 @@ func TestWorkerLostNoResend(t *testing.T) {
 	go func() { _, err := p.RoundTrip(nil, []byte("POST once"), false); done <- err }()
 	<-got
 	w1.stop()
-	w2 := startWorker(t, url, echo) // a fresh worker on the same address
+	// A fresh worker on the same address, with one context: a resend would
+	// reach it before any later request on its connection, and be counted
+	// before that request is answered.
+	w2 := startWorkerN(t, url, 1, echo)
 	select {
 	case err := <-done:
 		if !errors.Is(err, ErrWorkerLost) {
@@ -231,9 +278,11 @@ func TestWorkerLostNoResend(t *testing.T) {
 		t.Fatal("request hung after its worker died")
 	}
 	waitWorkers(t, p, url, 1)
-	time.Sleep(100 * time.Millisecond)
-	if n := w2.calls.Load(); n != 0 {
-		t.Fatalf("the lost request was resent to the new worker (%d calls)", n)
+	if got, err := p.RoundTrip(nil, []byte("next"), false); err != nil || string(got) != "re:next" {
+		t.Fatalf("after the new worker connected: %q, %v", got, err)
+	}
+	if n := w2.calls.Load(); n != 1 {
+		t.Fatalf("the new worker ran %d requests, want 1 (the lost one must not be resent)", n)
 	}
 }
 

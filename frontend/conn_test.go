@@ -5,8 +5,11 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"log/slog"
 	"net"
 	"strings"
+	"sync/atomic"
+	"syscall"
 	"testing"
 	"time"
 )
@@ -30,6 +33,88 @@ func tcpPair(t *testing.T) (server *clientConn, client net.Conn) {
 	}
 	t.Cleanup(func() { client.Close(); c.Close() })
 	return c.(*clientConn), client
+}
+
+// connWatch sees, from below clientConn, what the server's connections
+// do: when the wait for a request finds nothing to read (the connection is
+// idle, its read-ahead buffer released), and how many reads brought data.
+// Tests wait on these instead of sleeping for the server to get there.
+type connWatch struct {
+	net.Listener
+	idle  atomic.Bool  // the last wait for a request found nothing yet
+	reads atomic.Int64 // reads that returned data, either way
+}
+
+func (w *connWatch) Accept() (net.Conn, error) {
+	c, err := w.Listener.Accept()
+	if err != nil {
+		return nil, err
+	}
+	return &watchedConn{Conn: c, w: w}, nil
+}
+
+// watchedConn counts the reads fasthttp makes through clientConn, and
+// hands clientConn a RawConn that reports its waits for a request.
+type watchedConn struct {
+	net.Conn
+	w *connWatch
+}
+
+func (c *watchedConn) Read(p []byte) (int, error) {
+	n, err := c.Conn.Read(p)
+	if n > 0 {
+		c.w.reads.Add(1)
+	}
+	return n, err
+}
+
+func (c *watchedConn) SyscallConn() (syscall.RawConn, error) {
+	raw, err := c.Conn.(syscall.Conn).SyscallConn()
+	return watchedRaw{raw, c.w}, err
+}
+
+type watchedRaw struct {
+	syscall.RawConn
+	w *connWatch
+}
+
+// Read is clientConn's one-byte wait: f false means nothing was there to
+// read and the wait goes on; true, that data (or an error) came.
+func (r watchedRaw) Read(f func(fd uintptr) bool) error {
+	return r.RawConn.Read(func(fd uintptr) bool {
+		ok := f(fd)
+		if ok {
+			r.w.reads.Add(1)
+		}
+		r.w.idle.Store(!ok)
+		return ok
+	})
+}
+
+// startWatchedServer is startServer with a connWatch on its listener.
+func startWatchedServer(t *testing.T, c Config) (string, *connWatch) {
+	t.Helper()
+	c.Logger = slog.New(slog.DiscardHandler)
+	s := New(c)
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	w := &connWatch{Listener: ln}
+	done := make(chan struct{})
+	go func() { s.Serve(w); close(done) }()
+	t.Cleanup(func() { ln.Close(); <-done })
+	return ln.Addr().String(), w
+}
+
+// waitUntil polls cond until it holds, failing the test after 5 seconds.
+func waitUntil(t *testing.T, what string, cond func() bool) {
+	t.Helper()
+	for deadline := time.Now().Add(5 * time.Second); !cond(); time.Sleep(time.Millisecond) {
+		if time.Now().After(deadline) {
+			t.Fatalf("%s: not in 5s", what)
+		}
+	}
 }
 
 // The one-byte read that waits for a request reads ahead; later reads see
@@ -88,7 +173,7 @@ func TestClientConnDeadlineAndEOF(t *testing.T) {
 // client's address.
 func TestKeepAliveAfterIdle(t *testing.T) {
 	up, messages := recorder("HTTP/1.1 200 OK\r\nContent-Length: 2\r\n\r\nok")
-	addr := startServer(t, Config{Routes: []Route{{Name: "all", Forward: true, Upstream: up}}})
+	addr, watch := startWatchedServer(t, Config{Routes: []Route{{Name: "all", Forward: true, Upstream: up}}})
 	c, err := net.Dial("tcp", addr)
 	if err != nil {
 		t.Fatal(err)
@@ -97,7 +182,10 @@ func TestKeepAliveAfterIdle(t *testing.T) {
 	c.SetDeadline(time.Now().Add(5 * time.Second))
 	big := strings.Repeat("x", aheadSize+aheadSize/2) // under the 8 KiB header limit
 	for i, extra := range []string{"", "X-Big: " + big + "\r\n", ""} {
-		time.Sleep(10 * time.Millisecond) // the connection goes idle between requests
+		// Each request arrives once the connection is idle: its wait for a
+		// request found nothing (the flag was cleared when the previous
+		// request was read, before its response).
+		waitUntil(t, fmt.Sprint("idle before request ", i), watch.idle.Load)
 		fmt.Fprintf(c, "GET /r%d HTTP/1.1\r\nHost: a\r\n%s\r\n", i, extra)
 		resp := make([]byte, 0, 256)
 		buf := make([]byte, 256)
@@ -140,14 +228,17 @@ func TestIdleTimeoutAfterBurst(t *testing.T) {
 	defer c.Close()
 	c.SetDeadline(time.Now().Add(10 * time.Second))
 	buf := make([]byte, 4096)
+	// The burst lasts half the idle timeout, back to back: a deadline not
+	// re-armed by the later requests would close the connection at most
+	// idle/2 after the last one, well before the lower bound below.
+	first := time.Now()
 	var last time.Time
-	for i := range 20 {
+	for i := 0; i == 0 || last.Sub(first) < idle/2; i++ {
 		fmt.Fprintf(c, "GET /%d HTTP/1.1\r\nHost: a\r\n\r\n", i)
 		if n, err := c.Read(buf); err != nil || !bytes.HasSuffix(buf[:n], []byte("ok")) {
 			t.Fatalf("request %d: %q, %v", i, buf[:n], err)
 		}
 		last = time.Now()
-		time.Sleep(5 * time.Millisecond)
 	}
 	_, err = c.Read(buf)
 	waited := time.Since(last)
@@ -189,12 +280,18 @@ func TestClientConnHandover(t *testing.T) {
 	if err := s.SetDeadline(time.Time{}); err != nil {
 		t.Fatal(err)
 	}
+	// The deadline is set once the Read is inside the socket's Read, past
+	// the point where clientConn puts a recorded deadline on the socket:
+	// set earlier, it would fail the Read at once whether or not
+	// SetReadDeadline reaches the socket after the hand-over.
+	entered := make(chan struct{})
+	s.Conn = readEntered{s.Conn, entered}
 	errc := make(chan error, 1)
 	go func() {
 		_, err := s.Read(make([]byte, 16))
 		errc <- err
 	}()
-	time.Sleep(20 * time.Millisecond)
+	<-entered
 	s.SetReadDeadline(time.Now())
 	select {
 	case err := <-errc:
@@ -207,11 +304,22 @@ func TestClientConnHandover(t *testing.T) {
 	}
 }
 
+// readEntered closes entered as a Read begins.
+type readEntered struct {
+	net.Conn
+	entered chan struct{}
+}
+
+func (r readEntered) Read(p []byte) (int, error) {
+	close(r.entered)
+	return r.Conn.Read(p)
+}
+
 // A request that trickles in a byte at a time is read whole: the first byte
 // through the read-ahead, the rest through fasthttp's own reads.
 func TestTrickledRequest(t *testing.T) {
 	up, messages := recorder("HTTP/1.1 200 OK\r\nContent-Length: 2\r\n\r\nok")
-	addr := startServer(t, Config{Routes: []Route{{Name: "all", Upstream: up}}})
+	addr, watch := startWatchedServer(t, Config{Routes: []Route{{Name: "all", Upstream: up}}})
 	c, err := net.Dial("tcp", addr)
 	if err != nil {
 		t.Fatal(err)
@@ -219,12 +327,18 @@ func TestTrickledRequest(t *testing.T) {
 	defer c.Close()
 	c.SetDeadline(time.Now().Add(10 * time.Second))
 	for round := range 2 { // the second one after the connection went idle
+		waitUntil(t, fmt.Sprint("idle before round ", round), watch.idle.Load)
 		req := fmt.Sprintf("POST /t%d HTTP/1.1\r\nHost: a\r\nContent-Length: 5\r\n\r\nhello", round)
 		for i := range len(req) {
+			// Each byte is sent once the server has read every byte before
+			// it, so that each takes a read of its own.
+			before := watch.reads.Load()
 			if _, err := c.Write([]byte{req[i]}); err != nil {
 				t.Fatal(err)
 			}
-			time.Sleep(time.Millisecond)
+			if i < len(req)-1 {
+				waitUntil(t, fmt.Sprintf("round %d: byte %d read", round, i), func() bool { return watch.reads.Load() > before })
+			}
 		}
 		buf := make([]byte, 512)
 		var got []byte

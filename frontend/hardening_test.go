@@ -21,8 +21,8 @@ func TestHardening(t *testing.T) {
 	}
 	for _, c := range []struct {
 		name, raw string
-		status   int
-		proto    string // what the worker must see, when it sees the request
+		status    int
+		proto     string // what the worker must see, when it sees the request
 	}{
 		{"100 header lines", "GET / HTTP/1.1\r\nHost: a\r\n" + lines(99) + "\r\n", 200, "HTTP/1.1"},
 		{"101 header lines", "GET / HTTP/1.1\r\nHost: a\r\n" + lines(100) + "\r\n", 431, ""},

@@ -53,6 +53,7 @@ type Server struct {
 
 	readers sync.WaitGroup // connection readers, accept and dial loops
 	started sync.Once
+	reaped  sync.Once // the wait of Shutdown, done once for every caller
 }
 
 // worker is a parked handler goroutine; jobs is closed to end it.
@@ -127,10 +128,16 @@ func (s *Server) work(w *worker, j job) {
 	reply := make([]byte, 0, 4096)
 	for {
 		buf := *j.buf
-		reply = s.cfg.Handler(reply[:0], buf[j.hdr:])
-		// A failed send closes the connection; its reader then ends, and
-		// the REQ side learns of it.
-		j.cn.send(buf[:j.hdr], reply)
+		// A request read before Shutdown or Close that reaches a worker only
+		// after is not handled, as mangos' REP leaves unhandled what no
+		// context took before it closed: the REQ side sees it fail with the
+		// connection, and no handler starts once Close has returned.
+		if !s.isStopping() {
+			reply = s.cfg.Handler(reply[:0], buf[j.hdr:])
+			// A failed send closes the connection; its reader then ends,
+			// and the REQ side learns of it.
+			j.cn.send(buf[:j.hdr], reply)
+		}
 		if cap(buf) <= maxSpare {
 			bufPool.Put(j.buf)
 		}
@@ -364,23 +371,50 @@ func backtraceLen(msg []byte) (int, error) {
 
 // Shutdown stops taking requests, lets the handlers finish and their
 // replies be written, then closes every connection. Requests that the
-// gateway sent but this server had not read yet are lost with the
-// connection, and the gateway answers them 502.
+// gateway sent but no handler had taken are lost with the connection, and
+// the gateway answers them 502. After Close it only waits for the handlers
+// (their replies are dropped) and ends the workers. Every call returns once
+// that is done.
 func (s *Server) Shutdown() {
+	s.stopTaking(false)
+	s.reaped.Do(s.reap)
+}
+
+// Close stops taking requests and closes every listener and connection at
+// once, without waiting for the handlers: their replies are dropped, and
+// the REQ side sees those requests fail. Shutdown, called after, waits for
+// the handlers and ends the server's goroutines.
+func (s *Server) Close() {
+	s.stopTaking(true)
+}
+
+// stopTaking stops the accept and dial loops and the connection readers.
+// Shutdown leaves the connections open for the replies still to come
+// (a read deadline stops their readers); Close closes them.
+func (s *Server) stopTaking(closeConns bool) {
 	s.mu.Lock()
-	if s.stopping {
-		s.mu.Unlock()
-		return
-	}
-	s.stopping = true
-	close(s.stop)
-	for _, ln := range s.listeners {
-		ln.Close()
+	defer s.mu.Unlock()
+	if !s.stopping {
+		s.stopping = true
+		close(s.stop)
+		for _, ln := range s.listeners {
+			ln.Close()
+		}
 	}
 	for cn := range s.conns {
-		cn.nc.SetReadDeadline(time.Now()) // readers stop; writes go on
+		if closeConns {
+			cn.close()
+		} else {
+			cn.nc.SetReadDeadline(time.Now()) // readers stop; writes go on
+		}
 	}
-	s.mu.Unlock()
+}
+
+// reap waits for the readers and the handlers, ends the workers, and
+// drains the connections. conns no longer changes once the readers have
+// ended (serveConn adds none while stopping, and only a reader drops one),
+// and is kept so that a Close during the drain cuts it short.
+func (s *Server) reap() {
 	s.readers.Wait()
 	// Every slot taken: every handler has returned and parked.
 	for range cap(s.slots) {
@@ -394,10 +428,12 @@ func (s *Server) Shutdown() {
 	s.idleMu.Unlock()
 	s.workers.Wait()
 	s.mu.Lock()
-	conns := s.conns
-	s.conns = nil
+	conns := make([]*conn, 0, len(s.conns))
+	for cn := range s.conns {
+		conns = append(conns, cn)
+	}
 	s.mu.Unlock()
-	for cn := range conns {
+	for _, cn := range conns {
 		cn.drain() // the last replies are written before the close
 	}
 }

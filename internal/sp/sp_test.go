@@ -136,16 +136,39 @@ func TestNoPeerAtOnce(t *testing.T) {
 	}
 }
 
+// TestTimeoutAndLateReply: a request times out, and its late reply, which
+// arrives while the next request waits on the same slot, is not taken for
+// that request's. The handlers order the two replies on the wire (the old
+// test released the late one and hoped it came first).
 func TestTimeoutAndLateReply(t *testing.T) {
 	url := ipcURL(t)
-	release := make(chan struct{})
-	var calls atomic.Int32
-	s := newServer(t, func(dst, req []byte) []byte {
-		if calls.Add(1) == 1 {
-			<-release // the first request is answered late
+	fastStarted, abort := make(chan struct{}), make(chan struct{})
+	var s *Server
+	s = newServer(t, func(dst, req []byte) []byte {
+		switch string(req) {
+		case "slow":
+			// Answered once the next request, on the same slot, is here.
+			select {
+			case <-fastStarted:
+			case <-abort:
+			}
+		case "fast":
+			close(fastStarted)
+			// A worker queues its reply before it gives its slot back:
+			// once this handler's slot is the only one taken, "slow"'s
+			// reply is ahead of this one on the connection.
+			for len(s.slots) > 1 {
+				select {
+				case <-abort:
+					return dst
+				default:
+					time.Sleep(time.Millisecond)
+				}
+			}
 		}
 		return append(dst, req...)
 	}, 4)
+	t.Cleanup(func() { close(abort) }) // before Shutdown: a failure must not hold a handler
 	if err := s.Listen(url); err != nil {
 		t.Fatal(err)
 	}
@@ -158,7 +181,6 @@ func TestTimeoutAndLateReply(t *testing.T) {
 	if d := time.Since(start); d < 90*time.Millisecond || d > 2*time.Second {
 		t.Fatalf("timed out after %v", d)
 	}
-	close(release)
 	// The one slot is reused at once; the late "slow" reply must not be
 	// taken for this request's.
 	got, err := c.RoundTrip(nil, []byte("fast"))
@@ -181,8 +203,10 @@ func TestBusy(t *testing.T) {
 		wg.Add(1)
 		go func() { defer wg.Done(); c.RoundTrip(nil, []byte("hold")) }()
 	}
-	for c.InFlight() < 2 {
-		time.Sleep(time.Millisecond)
+	for deadline := time.Now().Add(5 * time.Second); c.InFlight() < 2; time.Sleep(time.Millisecond) {
+		if time.Now().After(deadline) {
+			t.Fatal("the two requests never went in flight")
+		}
 	}
 	if _, err := c.RoundTrip(nil, []byte("x")); err != ErrBusy {
 		t.Fatalf("err = %v, want ErrBusy", err)
@@ -195,12 +219,13 @@ func TestBusy(t *testing.T) {
 // at once, and a new peer never sees them.
 func TestLostNotResent(t *testing.T) {
 	url := ipcURL(t)
-	got := make(chan struct{}, 8)
-	s1 := NewServer(ServerConfig{Handler: func(dst, req []byte) []byte {
+	got, held := make(chan struct{}, 8), make(chan struct{})
+	s1 := newServer(t, func(dst, req []byte) []byte {
 		got <- struct{}{}
-		time.Sleep(time.Hour)
+		<-held // never answered while the test runs
 		return dst
-	}, Logger: quiet})
+	}, 64)
+	t.Cleanup(func() { close(held) }) // before s1's Shutdown, which waits for it
 	if err := s1.Listen(url); err != nil {
 		t.Fatal(err)
 	}
@@ -209,15 +234,7 @@ func TestLostNotResent(t *testing.T) {
 	done := make(chan error, 1)
 	go func() { _, err := c.RoundTrip(nil, []byte("POST once")); done <- err }()
 	<-got
-	// Kill the peer's connection the hard way (its handler never returns).
-	s1.mu.Lock()
-	for cn := range s1.conns {
-		cn.close()
-	}
-	for _, ln := range s1.listeners {
-		ln.Close()
-	}
-	s1.mu.Unlock()
+	s1.Close() // the peer's connection dies; its handler never returns
 	select {
 	case err := <-done:
 		if err != ErrLost {
@@ -226,8 +243,10 @@ func TestLostNotResent(t *testing.T) {
 	case <-time.After(5 * time.Second):
 		t.Fatal("request hung after its peer died")
 	}
+	// One at a time: a resend would reach s2 before any later request on
+	// its connection, and be counted before that one is answered.
 	var calls atomic.Int32
-	s2 := newServer(t, func(dst, req []byte) []byte { calls.Add(1); return append(dst, req...) }, 4)
+	s2 := newServer(t, func(dst, req []byte) []byte { calls.Add(1); return append(dst, req...) }, 1)
 	if err := s2.Listen(url); err != nil {
 		t.Fatal(err)
 	}
@@ -259,9 +278,26 @@ func TestListenMode(t *testing.T) {
 	for name, url := range urls(t) {
 		t.Run(name, func(t *testing.T) {
 			c := newClient(t, ClientConfig{URL: url, Listen: true, Slots: 128})
+			// Every handler waits until both servers have one (a sleep in
+			// each used to make the requests overlap): the client then has
+			// to spread them, or they wait for ever. The wait is bounded so
+			// that a client that does not spread fails the test instead.
+			var first [2]sync.Once
+			var arrived sync.WaitGroup
+			arrived.Add(2)
+			both := make(chan struct{})
+			go func() { arrived.Wait(); close(both) }()
 			for i := range 2 {
 				tag := fmt.Sprint(i)
-				s := newServer(t, func(dst, req []byte) []byte { time.Sleep(time.Millisecond); return append(dst, tag...) }, 8)
+				s := newServer(t, func(dst, req []byte) []byte {
+					first[i].Do(arrived.Done)
+					select {
+					case <-both:
+						return append(dst, tag...)
+					case <-time.After(5 * time.Second):
+						return append(dst, "alone"...)
+					}
+				}, 8)
 				if err := s.Dial(url); err != nil {
 					t.Fatal(err)
 				}
@@ -285,7 +321,7 @@ func TestListenMode(t *testing.T) {
 				}()
 			}
 			wg.Wait()
-			if seen["0"] == 0 || seen["1"] == 0 {
+			if seen["0"] == 0 || seen["1"] == 0 || seen["alone"] != 0 {
 				t.Fatalf("load not spread: %v", seen)
 			}
 		})
@@ -293,13 +329,16 @@ func TestListenMode(t *testing.T) {
 }
 
 // TestShutdownFinishesInFlight: the REP server's Shutdown answers what it
-// has started.
+// has started. The handler returns only once Shutdown has begun, so it is
+// in flight during Shutdown by construction (it used to sleep 200ms for
+// that).
 func TestShutdownFinishesInFlight(t *testing.T) {
 	url := ipcURL(t)
 	started := make(chan struct{})
-	s := NewServer(ServerConfig{Handler: func(dst, req []byte) []byte {
+	var s *Server
+	s = NewServer(ServerConfig{Handler: func(dst, req []byte) []byte {
 		close(started)
-		time.Sleep(200 * time.Millisecond)
+		<-s.stop // closed by Shutdown, which then waits for this handler
 		return append(dst, "finished"...)
 	}, Logger: quiet})
 	if err := s.Listen(url); err != nil {
@@ -313,6 +352,74 @@ func TestShutdownFinishesInFlight(t *testing.T) {
 	s.Shutdown()
 	if got := <-done; got != "finished" {
 		t.Fatalf("in-flight request got %q", got)
+	}
+}
+
+// TestServerClose: Close closes the listener and connections at once, with
+// a handler still running: the request fails on the REQ side without
+// waiting for the handler (whose reply is dropped), the address is free,
+// and Shutdown after Close waits for the handler.
+func TestServerClose(t *testing.T) {
+	url := ipcURL(t)
+	started, release := make(chan struct{}), make(chan struct{})
+	var calls atomic.Int32
+	s := NewServer(ServerConfig{Handler: func(dst, req []byte) []byte {
+		if calls.Add(1) == 1 {
+			close(started)
+		}
+		<-release
+		return append(dst, "too late"...)
+	}, Logger: quiet})
+	t.Cleanup(s.Shutdown)
+	t.Cleanup(func() {
+		select {
+		case <-release:
+		default:
+			close(release)
+		}
+	})
+	if err := s.Listen(url); err != nil {
+		t.Fatal(err)
+	}
+	c := newClient(t, ClientConfig{URL: url, Timeout: 10 * time.Second})
+	waitPeers(t, c, 1)
+	done := make(chan error, 1)
+	go func() { _, err := c.RoundTrip(nil, []byte("x")); done <- err }()
+	<-started
+	closed := make(chan struct{})
+	go func() { s.Close(); close(closed) }()
+	select {
+	case <-closed:
+	case <-time.After(5 * time.Second):
+		t.Fatal("Close waited for a handler") // it is held until release
+	}
+	select {
+	case err := <-done:
+		if err != ErrLost {
+			t.Fatalf("err = %v, want ErrLost", err)
+		}
+	case <-time.After(5 * time.Second):
+		t.Fatal("the request did not fail when Close closed its connection")
+	}
+	s2 := newServer(t, echo, 1)
+	if err := s2.Listen(url); err != nil {
+		t.Fatalf("the address is still taken after Close: %v", err)
+	}
+	shut := make(chan struct{})
+	go func() { s.Shutdown(); close(shut) }()
+	select {
+	case <-shut:
+		t.Fatal("Shutdown after Close returned while a handler ran")
+	default:
+	}
+	close(release)
+	select {
+	case <-shut:
+	case <-time.After(5 * time.Second):
+		t.Fatal("Shutdown did not return once the handler had")
+	}
+	if n := calls.Load(); n != 1 {
+		t.Fatalf("%d handlers ran, want 1", n)
 	}
 }
 
@@ -459,11 +566,18 @@ func TestServerWorkers(t *testing.T) {
 			errs <- err
 		}()
 	}
-	deadline := time.Now().Add(5 * time.Second)
-	for running.Load() < limit && time.Now().Before(deadline) {
-		time.Sleep(time.Millisecond)
+	for deadline := time.Now().Add(5 * time.Second); running.Load() < limit; time.Sleep(time.Millisecond) {
+		if time.Now().After(deadline) {
+			t.Fatalf("%d handlers started, want %d", running.Load(), limit)
+		}
 	}
-	time.Sleep(50 * time.Millisecond) // room for a handler too many to start
+	// That no fourth handler starts is asserted on the semaphore that
+	// forbids it, not by waiting for one (a sleep used to give it room):
+	// with every slot taken, a reader's dispatch blocks until a handler
+	// returns.
+	if n, c := len(s.slots), cap(s.slots); n != limit || c != limit {
+		t.Fatalf("%d of %d slots taken with %d handlers running, want %d of %d", n, c, limit, limit, limit)
+	}
 	if p := peak.Load(); p != limit {
 		t.Fatalf("%d handlers ran at once, want %d", p, limit)
 	}
@@ -524,21 +638,18 @@ func TestBatchBound(t *testing.T) {
 			sent.Add(1)
 		}
 	}()
-	// Wait until the sender is stuck: the writer holds one batch, the
-	// queue holds maxQueued and one more message, the sender waits.
-	last := int32(-1)
-	for s := sent.Load(); s != last; s = sent.Load() {
-		last = s
-		time.Sleep(100 * time.Millisecond)
-	}
-	if limit := int32(2*(maxQueued/size+1) + 1); last > limit || last == n {
-		t.Fatalf("%d of %d messages queued with nobody reading, want at most %d", last, n, limit)
-	}
-	c.mu.Lock()
-	queued := len(c.out)
-	c.mu.Unlock()
+	// Wait until the queue is full: the writer holds one batch, blocked on
+	// the pipe, so from then on nothing leaves the queue and the sender
+	// waits for room (its loop checks len(c.out) under c.mu). The old test
+	// waited for the count to stay put for 100ms instead.
+	queued := waitQueued(t, c)
 	if queued > maxQueued+size+16 {
 		t.Errorf("batch holds %d bytes, want at most maxQueued (%d) and one message", queued, maxQueued)
+	}
+	// The message that filled the queue may still be counted: the bound
+	// has room for it.
+	if sent, limit := sent.Load(), int32(2*(maxQueued/size+1)+1); sent > limit || sent == n {
+		t.Fatalf("%d of %d messages queued with nobody reading, want at most %d", sent, n, limit)
 	}
 
 	br := bufio.NewReader(b)
@@ -573,7 +684,7 @@ func TestBatchBound(t *testing.T) {
 			}
 		}
 	}()
-	time.Sleep(100 * time.Millisecond)
+	waitQueued(t, c) // the sender waits for room, or will
 	c.close()
 	select {
 	case err := <-done:
@@ -582,6 +693,23 @@ func TestBatchBound(t *testing.T) {
 		}
 	case <-time.After(5 * time.Second):
 		t.Fatal("a sender waiting for room was not released by close")
+	}
+}
+
+// waitQueued waits until c's queue holds maxQueued bytes or more, so that
+// a sender waits for room, and returns its length.
+func waitQueued(t *testing.T, c *conn) int {
+	t.Helper()
+	for deadline := time.Now().Add(5 * time.Second); ; time.Sleep(time.Millisecond) {
+		c.mu.Lock()
+		queued := len(c.out)
+		c.mu.Unlock()
+		if queued >= maxQueued {
+			return queued
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("the queue holds %d bytes, never maxQueued (%d)", queued, maxQueued)
+		}
 	}
 }
 

@@ -1,6 +1,7 @@
 package bridge
 
 import (
+	"crypto/tls"
 	"fmt"
 	"log/slog"
 	"sync/atomic"
@@ -17,8 +18,9 @@ import (
 // Endpoint is one address of a pool.
 type Endpoint struct {
 	URL      string
-	Listen   bool // bind and let workers dial in; zero: dial a worker that binds (mod_nano's model)
-	Priority int  // lower is preferred; zero: 0
+	Listen   bool        // bind and let workers dial in; zero: dial a worker that binds (mod_nano's model)
+	Priority int         // lower is preferred; zero: 0
+	TLS      *tls.Config // for tls+tcp:// and wss://; zero: the system's roots when dialling (listening needs one)
 }
 
 // endpoint is one address of a pool and the transport that reaches it.
@@ -146,12 +148,27 @@ func openMangos(e Endpoint, c *Config, log *slog.Logger) (transport, error) {
 		}
 		ep.free <- ctx
 	}
+	var tlsOpt map[string]any
+	if e.TLS != nil {
+		tlsOpt = map[string]any{mangos.OptionTLSConfig: e.TLS}
+	}
 	if e.Listen {
-		err = sock.Listen(e.URL)
+		err = sock.ListenOptions(e.URL, tlsOpt)
 	} else {
-		// Asynchronous: the gateway starts before its workers, and mangos
-		// keeps redialling a worker that restarts.
-		err = sock.DialOptions(e.URL, map[string]any{mangos.OptionDialAsynch: true})
+		// mangos redials in the background and says nothing of a dial
+		// that fails, a TLS handshake refused included: one dial first,
+		// in the open, so that the log tells why a worker is not there.
+		// It connected: mangos keeps that dialer redialling. It did not:
+		// the asynchronous dialer takes over (the gateway starts before
+		// its workers, and a worker that restarts is found again).
+		if err = sock.DialOptions(e.URL, tlsOpt); err != nil {
+			log.Warn("worker not reachable yet; redialling in the background", "err", err)
+			opts := map[string]any{mangos.OptionDialAsynch: true}
+			for k, v := range tlsOpt {
+				opts[k] = v
+			}
+			err = sock.DialOptions(e.URL, opts)
+		}
 	}
 	if err != nil {
 		sock.Close()

@@ -224,6 +224,18 @@ type Endpoint struct {
 	// failed. Lower-is-better matches DNS SRV priorities and mod_nano's
 	// nanoChannel priority. Must be >= 0. Zero: 0, the first group.
 	Priority int
+	// TLS is for tls+tcp:// and wss:// endpoints (PEM files). Dialled:
+	// CA verifies the worker (zero: the system's roots), Cert and Key
+	// authenticate the gateway to it (zero: none). Listened on: Cert and
+	// Key are required, and CA, when set, requires workers to show a
+	// certificate it signed. ServerName is the name checked in the
+	// worker's certificate; zero: the URL's host.
+	TLS EndpointTLS
+}
+
+// EndpointTLS holds the TLS files of a tls+tcp:// or wss:// endpoint.
+type EndpointTLS struct {
+	CA, Cert, Key, ServerName string
 }
 
 // Default returns the configuration with every default applied and no

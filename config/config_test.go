@@ -25,17 +25,18 @@ func TestExample(t *testing.T) {
 	}
 	want := []Route{{
 		Name: "api", Path: "/api/", Timeout: 30 * time.Second, Contexts: 64, MaxReplyBytes: 64 << 20, Format: FormatHTTP, StreamIdleTimeout: time.Minute, MaxMessageBytes: 1 << 20, EjectFailures: 5, EjectTime: time.Second, EjectMaxTime: 30 * time.Second, Line: 41,
-		Endpoints: []Endpoint{{URL: "ipc:///tmp/nanogate-api.sock"}, {URL: "tcp://*:5555", Listen: true, Priority: 1}},
+		Endpoints: []Endpoint{{URL: "ipc:///tmp/nanogate-api.sock"}, {URL: "tcp://*:5555", Listen: true, Priority: 1},
+			{URL: "tls+tcp://10.0.0.5:5557", Priority: 1}},
 	}, {
-		Name: "static.example.com/", Host: "static.example.com", Path: "/", Timeout: 30 * time.Second, Contexts: 64, MaxReplyBytes: 64 << 20, Format: FormatHTTP, StreamIdleTimeout: time.Minute, MaxMessageBytes: 1 << 20, EjectFailures: 5, EjectTime: time.Second, EjectMaxTime: 30 * time.Second, Line: 72,
+		Name: "static.example.com/", Host: "static.example.com", Path: "/", Timeout: 30 * time.Second, Contexts: 64, MaxReplyBytes: 64 << 20, Format: FormatHTTP, StreamIdleTimeout: time.Minute, MaxMessageBytes: 1 << 20, EjectFailures: 5, EjectTime: time.Second, EjectMaxTime: 30 * time.Second, Line: 80,
 		Endpoints: []Endpoint{{URL: "ipc:///tmp/nanogate-static-1.sock"}, {URL: "ipc:///tmp/nanogate-static-2.sock"}},
 	}, {
 		Name: "~^/v[12]/users/[0-9]+$", Regex: "^/v[12]/users/[0-9]+$", Timeout: 30 * time.Second, Contexts: 64, MaxReplyBytes: 64 << 20, Format: FormatHTTP, StreamIdleTimeout: time.Minute, MaxMessageBytes: 1 << 20, EjectFailures: 5, EjectTime: time.Second, EjectMaxTime: 30 * time.Second,
-		Compat: CompatModNano, NoForwardedHeaders: true, Line: 76,
+		Compat: CompatModNano, NoForwardedHeaders: true, Line: 84,
 		Endpoints: []Endpoint{{URL: "tcp://127.0.0.1:5556"}},
 	}, {
 		Name: "/live/", Path: "/live/", Timeout: 30 * time.Second, Contexts: 64, MaxReplyBytes: 64 << 20, Format: FormatFrames, EjectFailures: 5, EjectTime: time.Second, EjectMaxTime: 30 * time.Second,
-		WebSocket: true, Origins: []string{"https://example.com"}, StreamIdleTimeout: time.Minute, MaxMessageBytes: 1 << 20, Line: 84,
+		WebSocket: true, Origins: []string{"https://example.com"}, StreamIdleTimeout: time.Minute, MaxMessageBytes: 1 << 20, Line: 92,
 		Endpoints: []Endpoint{{URL: "ipc:///tmp/nanogate-live.sock"}},
 	}}
 	if !reflect.DeepEqual(c.Routes, want) {

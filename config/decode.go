@@ -218,8 +218,12 @@ func (d decoder) strs(m map[string]any, path, key string) []string {
 }
 
 func (d decoder) endpoint(path string, m map[string]any) Endpoint {
-	d.keys(path, m, "url", "mode", "priority")
+	d.keys(path, m, "url", "mode", "priority", "tls_ca", "tls_cert", "tls_key", "tls_server_name")
 	var e Endpoint
+	e.TLS.CA, _ = d.str(m, path, "tls_ca")
+	e.TLS.Cert, _ = d.str(m, path, "tls_cert")
+	e.TLS.Key, _ = d.str(m, path, "tls_key")
+	e.TLS.ServerName, _ = d.str(m, path, "tls_server_name")
 	e.URL, _ = d.str(m, path, "url")
 	if s, ok := d.str(m, path, "mode"); ok {
 		switch s {

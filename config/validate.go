@@ -2,10 +2,12 @@ package config
 
 import (
 	"crypto/tls"
+	"crypto/x509"
 	"errors"
 	"fmt"
 	"net"
 	"net/url"
+	"os"
 	"regexp"
 	"regexp/syntax"
 	"strconv"
@@ -161,6 +163,7 @@ func checkRoute(p *problems, path string, r *Route) {
 			checkSPURL(p, field+".url", e.URL, e.Listen)
 		} else {
 			checkURL(p, field+".url", e.URL, e.Listen)
+			checkEndpointTLS(p, field, e)
 		}
 		if e.Priority < 0 {
 			p.addf(field+".priority", "must be >= 0, got %d", e.Priority)
@@ -262,6 +265,67 @@ func checkURL(p *problems, field, u string, listen bool) {
 	default:
 		p.addf(field, "unsupported scheme %q (want %s)", scheme, schemes)
 	}
+}
+
+// checkEndpointTLS checks the TLS files of an endpoint as start would use
+// them (LoadTLS), so that `nanogate check` refuses what start would.
+func checkEndpointTLS(p *problems, field string, e Endpoint) {
+	if !e.isTLS() {
+		if e.TLS != (EndpointTLS{}) {
+			p.addf(field+".tls_cert", "TLS files on %q, which is not a tls+tcp:// or wss:// endpoint", e.URL)
+		}
+		return
+	}
+	if e.Listen && (e.TLS.Cert == "" || e.TLS.Key == "") {
+		p.addf(field+".tls_cert", "the gateway listens on %q: it needs tls_cert and tls_key", e.URL)
+		return
+	}
+	if _, err := e.LoadTLS(); err != nil {
+		p.addf(field+".tls_cert", "%v", err)
+	}
+}
+
+func (e Endpoint) isTLS() bool {
+	return strings.HasPrefix(e.URL, "tls+tcp://") || strings.HasPrefix(e.URL, "wss://")
+}
+
+// LoadTLS builds the endpoint's TLS configuration from its files (TLS 1.2
+// and later); nil for an endpoint that is not tls+tcp:// or wss://.
+func (e Endpoint) LoadTLS() (*tls.Config, error) {
+	if !e.isTLS() {
+		return nil, nil
+	}
+	c := &tls.Config{MinVersion: tls.VersionTLS12, ServerName: e.TLS.ServerName}
+	if (e.TLS.Cert == "") != (e.TLS.Key == "") {
+		return nil, errors.New("tls_cert and tls_key go together")
+	}
+	if e.TLS.Cert != "" {
+		cert, err := tls.LoadX509KeyPair(e.TLS.Cert, e.TLS.Key)
+		if err != nil {
+			return nil, err
+		}
+		c.Certificates = []tls.Certificate{cert}
+	}
+	if e.TLS.CA != "" {
+		pem, err := os.ReadFile(e.TLS.CA)
+		if err != nil {
+			return nil, err
+		}
+		pool := x509.NewCertPool()
+		if !pool.AppendCertsFromPEM(pem) {
+			return nil, fmt.Errorf("tls_ca %s: no PEM certificate in it", e.TLS.CA)
+		}
+		c.RootCAs, c.ClientCAs = pool, pool
+		if e.Listen {
+			c.ClientAuth = tls.RequireAndVerifyClientCert
+		}
+	}
+	if c.ServerName == "" && !e.Listen {
+		if u, err := url.Parse(strings.Replace(e.URL, "tls+tcp://", "tcp://", 1)); err == nil {
+			c.ServerName = u.Hostname()
+		}
+	}
+	return c, nil
 }
 
 // checkSPURL checks a URL served by nanogate's own SP code (format frames,

@@ -213,6 +213,11 @@ func newLogger(c config.Log, w io.Writer) *slog.Logger {
 // then the hub (its inbound socket feeds the streams of the front end). A
 // second signal during the drain stops at once.
 func serve(cfg *config.Config, log *slog.Logger, reload func() (*config.Config, error), observers core.Observers) error {
+	// Signals are caught from the start: a SIGHUP sent as soon as the
+	// gateway says it listens must reload it, not kill it.
+	sig := make(chan os.Signal, 1)
+	signal.Notify(sig, syscall.SIGINT, syscall.SIGTERM, syscall.SIGHUP)
+	defer signal.Stop(sig)
 	ups := &upstreams{log: log}
 	defer ups.Close()
 	if cfg.Sessions.Inbound != "" {
@@ -275,9 +280,6 @@ func serve(cfg *config.Config, log *slog.Logger, reload func() (*config.Config, 
 
 	served := make(chan error, 1)
 	go func() { served <- srv.Serve(ln) }()
-	sig := make(chan os.Signal, 1)
-	signal.Notify(sig, syscall.SIGINT, syscall.SIGTERM, syscall.SIGHUP)
-	defer signal.Stop(sig)
 	for running := true; running; {
 		select {
 		case err := <-served:
@@ -316,7 +318,7 @@ func serve(cfg *config.Config, log *slog.Logger, reload func() (*config.Config, 
 	return <-served
 }
 
-func poolConfig(r config.Route, log *slog.Logger) bridge.Config {
+func poolConfig(r config.Route, log *slog.Logger) (bridge.Config, error) {
 	c := bridge.Config{
 		Name:            r.Name,
 		Timeout:         r.Timeout,
@@ -331,9 +333,13 @@ func poolConfig(r config.Route, log *slog.Logger) bridge.Config {
 		c.Health.Failures = -1
 	}
 	for _, e := range r.Endpoints {
-		c.Endpoints = append(c.Endpoints, bridge.Endpoint{URL: e.URL, Listen: e.Listen, Priority: e.Priority})
+		tlsConfig, err := e.LoadTLS()
+		if err != nil {
+			return c, fmt.Errorf("endpoint %s: %w", e.URL, err)
+		}
+		c.Endpoints = append(c.Endpoints, bridge.Endpoint{URL: e.URL, Listen: e.Listen, Priority: e.Priority, TLS: tlsConfig})
 	}
-	return c
+	return c, nil
 }
 
 // observerOf is nil for no observer, so that the front end skips the call.

@@ -158,7 +158,10 @@ func (u *upstreams) open(r config.Route) (*upstream, error) {
 	if r.Format == config.FormatFrames {
 		up.hub, err = u.hub.NewPool(streamPoolConfig(r, u.log))
 	} else {
-		up.bridge, err = bridge.NewPool(poolConfig(r, u.log))
+		var c bridge.Config
+		if c, err = poolConfig(r, u.log); err == nil {
+			up.bridge, err = bridge.NewPool(c)
+		}
 	}
 	return up, err
 }

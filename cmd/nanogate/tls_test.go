@@ -95,3 +95,39 @@ endpoints = [%q]
 		t.Fatalf("after SIGHUP: serial %d, %v, want 2", n, err)
 	}
 }
+
+// TestTLSWorker: a worker behind tls+tcp://, verified with the CA in the
+// endpoint's tls_ca; a worker whose certificate that CA did not sign is
+// refused, and the log says why.
+func TestTLSWorker(t *testing.T) {
+	t.Parallel()
+	dir, other := t.TempDir(), t.TempDir()
+	cert, key := writeCert(t, dir, 7)
+	strangerCert, _ := writeCert(t, other, 8) // a CA that signed nothing here
+	port := freePort(t)
+	url := fmt.Sprintf("tls+tcp://127.0.0.1:%d", port)
+	startWorker(t, "--bind", url, "--tls-cert", cert, "--tls-key", key)
+	route := func(ca string) string {
+		return writeFile(t, "nanogate.toml", fmt.Sprintf(`
+[[route]]
+path = "/"
+[[route.endpoint]]
+url = %q
+tls_ca = %q
+`, url, ca))
+	}
+	g := startGateway(t, "--config", route(cert))
+	g.waitConnected(t, 0, url)
+	resp, err := http.Get(g.url + "/hello")
+	if err != nil {
+		t.Fatal(err)
+	}
+	resp.Body.Close()
+	if resp.StatusCode != 200 {
+		t.Fatalf("through TLS: %d", resp.StatusCode)
+	}
+	bad := startGateway(t, "--config", route(strangerCert))
+	bad.waitFrom(t, 0, "the refused handshake logged", 10*time.Second, func(l string) bool {
+		return strings.Contains(l, `msg="worker not reachable yet; redialling in the background"`) && strings.Contains(l, "certificate")
+	})
+}

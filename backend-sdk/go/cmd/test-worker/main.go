@@ -31,6 +31,7 @@
 package main
 
 import (
+	"crypto/tls"
 	"errors"
 	"flag"
 	"fmt"
@@ -66,6 +67,8 @@ func main() {
 	name := flag.String("name", "", "reply of /name")
 	countFile := flag.String("count-file", "", "`file` that /count and /slow-count append a line to")
 	concurrency := flag.Int("concurrency", 0, "requests served at once in sdk mode (zero: the SDK's default)")
+	tlsCert := flag.String("tls-cert", "", "PEM certificate `file` for tls+tcp:// binds (sdk mode)")
+	tlsKey := flag.String("tls-key", "", "PEM key `file` for tls+tcp:// binds (sdk mode)")
 	flag.Parse()
 	if len(binds) == 0 && *dial == "" {
 		fail(errors.New("give --bind URL or --dial URL"))
@@ -74,7 +77,15 @@ func main() {
 	var err error
 	switch *mode {
 	case "sdk":
-		err = serveSDK(binds, *dial, *concurrency, &worker.Server{Handler: newMux(*name, *countFile)})
+		s := &worker.Server{Handler: newMux(*name, *countFile)}
+		if *tlsCert != "" {
+			cert, cerr := tls.LoadX509KeyPair(*tlsCert, *tlsKey)
+			if cerr != nil {
+				fail(cerr)
+			}
+			s.TLSConfig = &tls.Config{Certificates: []tls.Certificate{cert}}
+		}
+		err = serveSDK(binds, *dial, *concurrency, s)
 	case "fast":
 		err = serveSDK(binds, *dial, *concurrency, &worker.Server{Fast: fastHandler(*name)})
 	case "silent":

@@ -84,6 +84,8 @@ func (s spEndpoint) roundTrip(dst, msg []byte) ([]byte, error) {
 		return reply, ErrTimeout
 	case sp.ErrLost:
 		return reply, ErrWorkerLost
+	case sp.ErrReplyTooLarge:
+		return reply, ErrReplyTooLarge
 	case sp.ErrClosed:
 		return reply, ErrClosed
 	}

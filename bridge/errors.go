@@ -18,6 +18,9 @@ const (
 	// ErrWorkerLost: the connection to the worker dropped while the request
 	// was in flight; the request may or may not have run (502).
 	ErrWorkerLost = Error("bridge: worker connection lost mid-request")
+	// ErrReplyTooLarge: the worker's reply was over max_reply_bytes; it
+	// was skipped and this request fails (502), the others go on.
+	ErrReplyTooLarge = Error("bridge: reply over max_reply_bytes")
 	// ErrClosed: the pool is shutting down (503).
 	ErrClosed = Error("bridge: pool closed")
 )

@@ -347,8 +347,12 @@ func TestMaxReplyBytes(t *testing.T) {
 	p := newPool(t, Config{Name: "t", Endpoints: []Endpoint{{URL: url}}, MaxReplyBytes: 1 << 20, Timeout: 5 * time.Second})
 	waitWorkers(t, p, url, 1)
 	_, err := p.RoundTrip(nil, []byte("x"), false)
-	if !errors.Is(err, ErrWorkerLost) {
-		t.Fatalf("oversize reply: err = %v, want ErrWorkerLost", err)
+	if !errors.Is(err, ErrReplyTooLarge) {
+		t.Fatalf("oversize reply: err = %v, want ErrReplyTooLarge", err)
+	}
+	// Only that request failed: the worker's connection stays.
+	if w := p.Workers()[url]; w != 1 {
+		t.Fatalf("%d workers after an oversize reply, want 1", w)
 	}
 }
 

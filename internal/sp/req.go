@@ -18,7 +18,15 @@ const (
 	ErrBusy    = Error("sp: every slot in use")
 	ErrTimeout = Error("sp: no reply before the deadline")
 	ErrLost    = Error("sp: connection lost with the request in flight")
+	// ErrReplyTooLarge: the reply was over MaxRecvSize. It was read past
+	// and dropped, and the connection goes on serving the other requests.
+	ErrReplyTooLarge = Error("sp: reply over the size limit")
 )
+
+// maxFrame bounds a frame at the wire level on the REQ side: past it the
+// peer is broken or hostile, not merely verbose, and the connection is
+// closed. Replies between MaxRecvSize and this are skipped one by one.
+const maxFrame = 1 << 40
 
 // ClientConfig shapes a Client. Zero values are usable except URL.
 type ClientConfig struct {
@@ -26,7 +34,7 @@ type ClientConfig struct {
 	Listen      bool          // bind and accept peers; zero: dial one peer and keep redialling it
 	Slots       int           // requests in flight; zero: 64; at most 32768
 	Timeout     time.Duration // per request, to within a twentieth (at most 50ms) either way; zero: 30s
-	MaxRecvSize int           // larger replies close the connection; zero: 64 MiB
+	MaxRecvSize int           // a larger reply fails its own request (ErrReplyTooLarge), read past; zero: 64 MiB
 	Logger      *slog.Logger  // zero: slog.Default()
 }
 
@@ -226,6 +234,16 @@ func (c *Client) readReplies(cn *conn) error {
 			}
 			continue
 		}
+		if n > c.cfg.MaxRecvSize {
+			// The length prefix says how much to skip: this request
+			// fails, the others on the connection do not.
+			s.err = ErrReplyTooLarge
+			s.done <- struct{}{}
+			if _, err := cn.br.Discard(n); err != nil {
+				return err
+			}
+			continue
+		}
 		start := len(s.dst)
 		s.dst = slices.Grow(s.dst, n)[:start+n]
 		if _, err := io.ReadFull(cn.br, s.dst[start:]); err != nil {
@@ -343,7 +361,7 @@ func (c *Client) dialLoop() {
 		}
 		if err == nil {
 			wait = redialMin
-			c.serve(newConn(nc, c.addr.IPC, c.cfg.MaxRecvSize))
+			c.serve(newConn(nc, c.addr.IPC, maxFrame))
 		}
 		t := time.NewTimer(wait)
 		select {
@@ -380,7 +398,7 @@ func (c *Client) acceptLoop() {
 				c.log.Warn("handshake failed", "remote", nc.RemoteAddr().String(), "err", err)
 				return
 			}
-			c.serve(newConn(nc, c.addr.IPC, c.cfg.MaxRecvSize))
+			c.serve(newConn(nc, c.addr.IPC, maxFrame))
 		}()
 	}
 }

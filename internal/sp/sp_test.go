@@ -259,16 +259,28 @@ func TestLostNotResent(t *testing.T) {
 	}
 }
 
-func TestTooLongReplyDropsConnection(t *testing.T) {
+// TestTooLongReplyFailsItsOwnRequest: a reply over MaxRecvSize fails its
+// request; the connection is read past it, and the next request on it is
+// answered (a whole connection's requests used to fail with it).
+func TestTooLongReplyFailsItsOwnRequest(t *testing.T) {
 	url := ipcURL(t)
-	s := newServer(t, func(dst, req []byte) []byte { return append(dst, make([]byte, 2<<20)...) }, 1)
+	s := newServer(t, func(dst, req []byte) []byte {
+		if string(req) == "big" {
+			return append(dst, make([]byte, 2<<20)...)
+		}
+		return append(dst, "small"...)
+	}, 1)
 	if err := s.Listen(url); err != nil {
 		t.Fatal(err)
 	}
 	c := newClient(t, ClientConfig{URL: url, MaxRecvSize: 1 << 20})
 	waitPeers(t, c, 1)
-	if _, err := c.RoundTrip(nil, []byte("x")); err != ErrLost {
-		t.Fatalf("err = %v, want ErrLost", err)
+	if _, err := c.RoundTrip(nil, []byte("big")); err != ErrReplyTooLarge {
+		t.Fatalf("err = %v, want ErrReplyTooLarge", err)
+	}
+	got, err := c.RoundTrip(nil, []byte("next"))
+	if err != nil || string(got) != "small" || c.Peers() != 1 {
+		t.Fatalf("after the large reply: %q, %v, %d peers", got, err, c.Peers())
 	}
 }
 

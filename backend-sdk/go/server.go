@@ -206,25 +206,27 @@ func (s *Server) Close() error {
 	return err
 }
 
-// ListenAndServe serves h on a socket bound to url until an error occurs.
+// ListenAndServe serves h on a socket bound to url until an error occurs,
+// or until SIGTERM or SIGINT, when it drains (see ServeUntilSignal).
 func ListenAndServe(url string, h http.Handler) error {
 	s := &Server{Handler: h}
 	if err := s.Listen(url); err != nil {
 		_ = s.Close()
 		return err
 	}
-	return s.Serve()
+	return s.ServeUntilSignal(DrainTimeout)
 }
 
 // DialAndServe serves h to the gateway listening on url, reconnecting as
-// needed, until an error occurs.
+// needed, until an error occurs, or until SIGTERM or SIGINT, when it
+// drains (see ServeUntilSignal).
 func DialAndServe(url string, h http.Handler) error {
 	s := &Server{Handler: h}
 	if err := s.Dial(url); err != nil {
 		_ = s.Close()
 		return err
 	}
-	return s.Serve()
+	return s.ServeUntilSignal(DrainTimeout)
 }
 
 // start marks the server serving and starts the engines attached so far;

@@ -127,3 +127,92 @@ func TestAccessLog(t *testing.T) {
 		t.Errorf("access line lacks the client: %s", line)
 	}
 }
+
+// TestRollingRestart: workers restarted one at a time with SIGTERM under
+// wrk load lose no request, with the gateway dialling them (an endpoint
+// each) and with the workers dialling a gateway that listens (one
+// endpoint, several workers). The SDK drains on SIGTERM and tells the
+// gateway, which stops sending it new requests.
+func TestRollingRestart(t *testing.T) {
+	t.Parallel()
+	wrk, err := exec.LookPath("wrk")
+	if err != nil {
+		t.Fatalf("wrk not installed (run make deps): %v", err)
+	}
+	for _, mode := range []string{"dial", "listen"} {
+		t.Run(mode, func(t *testing.T) {
+			var g *gateway
+			var start func(i int) *proc
+			var eps []string
+			connected := func(mark int, i int) {
+				t.Helper()
+				if mode == "dial" {
+					g.waitConnected(t, mark, eps[i])
+					return
+				}
+				g.waitFrom(t, mark, "a worker connected", startTimeout, func(l string) bool {
+					return strings.Contains(l, `msg="worker connected"`)
+				})
+			}
+			if mode == "dial" {
+				eps = []string{ipcURL(t, "w0"), ipcURL(t, "w1")}
+				start = func(i int) *proc { return startWorker(t, "--bind", eps[i]) }
+			} else {
+				eps = []string{tcpURL(t)}
+				start = func(int) *proc { return startWorker(t, "--dial", eps[0]) }
+			}
+			procs := []*proc{start(0), start(1)}
+			if mode == "dial" {
+				g = startGateway(t, "--route", "/="+eps[0]+","+eps[1])
+				connected(0, 0)
+				connected(0, 1)
+			} else {
+				cfg := writeFile(t, "nanogate.toml", fmt.Sprintf("[[route]]\npath = \"/\"\n[[route.endpoint]]\nurl = %q\nmode = \"listen\"\n", eps[0]))
+				g = startGateway(t, "--config", cfg)
+				g.waitFrom(t, 0, "two workers", startTimeout, func(l string) bool {
+					return strings.Contains(l, `msg="worker connected"`) && hasField(l, "workers", "2")
+				})
+			}
+			load := exec.Command(wrk, "-t2", "-c16", "-d6s", g.url+"/hello")
+			out := &strings.Builder{}
+			load.Stdout, load.Stderr = out, out
+			if err := load.Start(); err != nil {
+				t.Fatal(err)
+			}
+			t.Cleanup(func() { load.Process.Kill(); load.Wait() })
+			stop := func(p *proc) {
+				t.Helper()
+				p.cmd.Process.Signal(syscall.SIGTERM)
+				select {
+				case <-p.done:
+				case <-time.After(10 * time.Second):
+					t.Fatal("a worker did not drain within 10s of SIGTERM")
+				}
+			}
+			restarts := 0
+			for deadline := time.Now().Add(4 * time.Second); time.Now().Before(deadline); restarts++ {
+				i := restarts % 2
+				mark := g.out.len()
+				if mode == "dial" {
+					stop(procs[i]) // the new one binds the same address
+					procs[i] = start(i)
+				} else {
+					next := start(i) // the new one joins first
+					connected(mark, i)
+					stop(procs[i])
+					procs[i] = next
+					continue
+				}
+				connected(mark, i)
+			}
+			if err := load.Wait(); err != nil {
+				t.Fatalf("wrk: %v\n%s", err, out)
+			}
+			res := out.String()
+			if strings.Contains(res, "Socket errors") || strings.Contains(res, "Non-2xx") || restarts < 2 {
+				t.Fatalf("%d restarts under load:\n%s", restarts, res)
+			}
+			t.Logf("%s: %d worker restarts under load, no request lost", mode, restarts)
+		})
+	}
+}

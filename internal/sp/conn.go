@@ -48,9 +48,10 @@ type conn struct {
 	kick    chan struct{}
 	flushed chan struct{} // closed when the writer has ended
 
-	outstanding atomic.Int32 // REQ side: requests sent and not answered
-	closed      atomic.Bool
-	draining    atomic.Bool // write what is queued, then end the writer
+	outstanding  atomic.Int32 // REQ side: requests sent and not answered
+	peerDraining atomic.Bool  // REQ side: the peer gave the drain notice; send it nothing new
+	closed       atomic.Bool
+	draining     atomic.Bool // write what is queued, then end the writer
 }
 
 // unixBuffer sizes the kernel buffers of ipc connections. TCP autotunes

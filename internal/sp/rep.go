@@ -53,7 +53,9 @@ type Server struct {
 
 	readers sync.WaitGroup // connection readers, accept and dial loops
 	started sync.Once
-	reaped  sync.Once // the wait of Shutdown, done once for every caller
+	reaped  sync.Once    // the wait of Shutdown, done once for every caller
+	drained sync.Once    // the drain notice, sent once
+	reads   atomic.Int64 // requests read so far, for the drain's quiet period
 }
 
 // worker is a parked handler goroutine; jobs is closed to end it.
@@ -348,6 +350,7 @@ func (s *Server) readRequests(cn *conn) error {
 			bufPool.Put(bp)
 			return err
 		}
+		s.reads.Add(1)
 		s.dispatch(job{cn: cn, buf: bp, hdr: hdr})
 	}
 }
@@ -376,8 +379,53 @@ func backtraceLen(msg []byte) (int, error) {
 // (their replies are dropped) and ends the workers. Every call returns once
 // that is done.
 func (s *Server) Shutdown() {
+	s.drained.Do(s.announceDrain)
 	s.stopTaking(false)
 	s.reaped.Do(s.reap)
+}
+
+// Drain timing: the quiet period ends the drain once no request has
+// arrived for it; the cap bounds it under a gateway that does not know the
+// notice (mod_nano's, a stock REQ) and keeps sending.
+var (
+	drainQuiet = 100 * time.Millisecond
+	drainMax   = 2 * time.Second
+)
+
+// announceDrain tells every connected gateway that this server is going
+// away (the drain notice, wire.go), then goes on serving until no request
+// has arrived for drainQuiet: a request the gateway sent before the notice
+// reached it is served, not lost with the connection. nanogate's client
+// stops sending on a connection that gave the notice; other REQ peers
+// discard it as a reply to no request of theirs.
+func (s *Server) announceDrain() {
+	s.mu.Lock()
+	if s.stopping {
+		s.mu.Unlock()
+		return
+	}
+	conns := make([]*conn, 0, len(s.conns))
+	for cn := range s.conns {
+		conns = append(conns, cn)
+	}
+	s.mu.Unlock()
+	if len(conns) == 0 {
+		return
+	}
+	for _, cn := range conns {
+		cn.send(drainHeader[:], drainBody)
+	}
+	deadline := time.Now().Add(drainMax)
+	tick := drainQuiet / 4
+	last, quiet := s.reads.Load(), time.Duration(0)
+	for quiet < drainQuiet && time.Now().Before(deadline) {
+		time.Sleep(tick)
+		if n := s.reads.Load(); n != last {
+			last, quiet = n, 0
+		} else {
+			quiet += tick
+		}
+	}
 }
 
 // Close stops taking requests and closes every listener and connection at

@@ -57,6 +57,8 @@ type Client struct {
 	// now is the sweeper's clock (UnixNano at its last tick): requests
 	// take their deadline from it instead of reading the time each.
 	now atomic.Int64
+
+	lastDead atomic.Pointer[conn] // the connection a send last found failed, skipped on the retry
 }
 
 // A slot is one request in flight. Its state word holds the request id and
@@ -145,9 +147,26 @@ func NewClient(cfg ClientConfig) (*Client, error) {
 	return c, nil
 }
 
-// RoundTrip sends msg and appends the reply's body to dst.
+// RoundTrip sends msg and appends the reply's body to dst. A request that
+// could not leave on the chosen connection (it had just failed) goes on
+// another one of this client: nothing was sent, so nothing runs twice.
 func (c *Client) RoundTrip(dst, msg []byte) ([]byte, error) {
-	cn := c.pick()
+	var dead *conn
+	for range 3 {
+		reply, err := c.roundTrip(dst, msg, dead)
+		if err != errNotSent {
+			return reply, err
+		}
+		dead = c.lastDead.Load()
+	}
+	return dst, ErrNoPeer
+}
+
+// errNotSent: the connection had failed before the request was queued.
+const errNotSent = Error("sp: connection failed before the send")
+
+func (c *Client) roundTrip(dst, msg []byte, skip *conn) ([]byte, error) {
+	cn := c.pick(skip)
 	if cn == nil {
 		return dst, ErrNoPeer
 	}
@@ -170,7 +189,8 @@ func (c *Client) RoundTrip(dst, msg []byte) ([]byte, error) {
 		if s.word.CompareAndSwap(word(id, phaseWaiting), 0) {
 			s.err = ErrLost
 			if err == errDead {
-				s.err = ErrNoPeer // nothing left this process
+				s.err = errNotSent // nothing left this process: another connection may take it
+				c.lastDead.Store(cn)
 			}
 		} else {
 			<-s.done // the reader or the failure scan took it first
@@ -190,10 +210,14 @@ func (c *Client) RoundTrip(dst, msg []byte) ([]byte, error) {
 	return reply, err
 }
 
-// pick returns the connection with the fewest requests in flight.
-func (c *Client) pick() *conn {
+// pick returns the connection with the fewest requests in flight, among
+// those whose worker is not draining, never skip.
+func (c *Client) pick(skip *conn) *conn {
 	var best *conn
 	for _, cn := range *c.conns.Load() {
+		if cn == skip || cn.peerDraining.Load() {
+			continue
+		}
 		if best == nil || cn.outstanding.Load() < best.outstanding.Load() {
 			best = cn
 		}
@@ -201,8 +225,18 @@ func (c *Client) pick() *conn {
 	return best
 }
 
-// Peers is the number of connected peers.
-func (c *Client) Peers() int { return len(*c.conns.Load()) }
+// Peers is the number of connected peers that take requests: one that gave
+// the drain notice is still connected, finishing its requests, but no
+// longer counts.
+func (c *Client) Peers() int {
+	n := 0
+	for _, cn := range *c.conns.Load() {
+		if !cn.peerDraining.Load() {
+			n++
+		}
+	}
+	return n
+}
 
 // InFlight is the number of requests in flight.
 func (c *Client) InFlight() int { return cap(c.free) - len(c.free) }
@@ -226,6 +260,17 @@ func (c *Client) readReplies(cn *conn) error {
 		}
 		id := binary.BigEndian.Uint32(idb[:])
 		n := size - 4
+		if id == drainID {
+			// The worker is going away: no new request goes here; the
+			// ones in flight finish, then it closes the connection.
+			if !cn.peerDraining.Swap(true) {
+				c.log.Info("worker draining", "remote", cn.nc.RemoteAddr().String())
+			}
+			if _, err := cn.br.Discard(n); err != nil {
+				return err
+			}
+			continue
+		}
 		s := c.slotFor(id)
 		if s == nil || !s.word.CompareAndSwap(word(id, phaseWaiting), word(id, phaseFilling)) {
 			// A late reply to a request that timed out, or a stranger's.

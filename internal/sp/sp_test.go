@@ -742,3 +742,57 @@ func TestListenErrorStartsNothing(t *testing.T) {
 		t.Fatalf("%d goroutines before, %d after the failed NewClient", before, after)
 	}
 }
+
+// TestDrainNotice: a server that shuts down tells the client, which sends
+// its new requests to the other server while the draining one finishes the
+// request it holds and whatever reached it before the notice: no request
+// fails across the stop.
+func TestDrainNotice(t *testing.T) {
+	url := ipcURL(t)
+	c := newClient(t, ClientConfig{URL: url, Listen: true, Slots: 64, Timeout: 10 * time.Second})
+	held := make(chan struct{})
+	release := make(chan struct{})
+	var once sync.Once
+	a := newServer(t, func(dst, req []byte) []byte {
+		if string(req) == "hold" {
+			once.Do(func() { close(held) })
+			<-release
+		}
+		return append(dst, "a"...)
+	}, 8)
+	b := newServer(t, func(dst, req []byte) []byte { return append(dst, "b"...) }, 8)
+	if err := a.Dial(url); err != nil {
+		t.Fatal(err)
+	}
+	waitPeers(t, c, 1)
+	if err := b.Dial(url); err != nil {
+		t.Fatal(err)
+	}
+	waitPeers(t, c, 2)
+	// A request held by a, whichever server the client chose first.
+	heldDone := make(chan error, 1)
+	go func() {
+		for {
+			got, err := c.RoundTrip(nil, []byte("hold"))
+			if err != nil || string(got) == "a" {
+				heldDone <- err
+				return
+			}
+		}
+	}()
+	<-held
+	stopped := make(chan struct{})
+	go func() { a.Shutdown(); close(stopped) }()
+	waitPeers(t, c, 1) // the notice arrived: a no longer counts
+	for i := range 50 {
+		got, err := c.RoundTrip(nil, []byte(fmt.Sprint("r", i)))
+		if err != nil || string(got) != "b" {
+			t.Fatalf("request %d during the drain: %q, %v", i, got, err)
+		}
+	}
+	close(release)
+	if err := <-heldDone; err != nil {
+		t.Fatalf("the held request: %v", err)
+	}
+	<-stopped
+}

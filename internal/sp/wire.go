@@ -144,3 +144,17 @@ func (f *frameReader) next() (int, error) {
 }
 
 var errShortPayload = errors.New("sp: message shorter than its header")
+
+// The drain notice: a REP server that is going away sends it, unasked, on
+// each connection, as a reply to request id 0x80000000 with this body.
+// nanogate's REQ client gives no request that id (a slot's generation
+// starts at 1), so the notice cannot be taken for a reply; it stops
+// sending new requests on that connection, and the ones in flight finish.
+// Other REQ peers (libnanomsg, NNG, mangos) drop it as a reply to a
+// request they did not send.
+const drainID = 1 << 31
+
+var (
+	drainHeader = [4]byte{0x80, 0, 0, 0}
+	drainBody   = []byte("nanogate:draining")
+)

@@ -122,7 +122,9 @@ func serveSDK(binds []string, dial string, concurrency int, s *worker.Server) er
 		}
 	}
 	ready()
-	return s.Serve()
+	// SIGTERM drains, as a worker in production does: rolling restarts
+	// through the gateway lose nothing (cmd/nanogate's TestRollingRestart).
+	return s.ServeUntilSignal(worker.DrainTimeout)
 }
 
 // serveRaw answers every request with reply, or never when reply is nil.

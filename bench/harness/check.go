@@ -18,6 +18,9 @@ type probe struct {
 	path   string
 	body   []byte // request body, POST only
 	want   []byte // expected response body
+	// ws: a WebSocket at path instead, which must echo a text and a
+	// binary message with their types.
+	ws bool
 }
 
 // checkClient does not keep connections: a check must not leave one open
@@ -29,6 +32,9 @@ var checkClient = &http.Client{
 
 // do sends the probe once and compares status and body.
 func (p probe) do(ctx context.Context, addr string) error {
+	if p.ws {
+		return p.echo(ctx, addr)
+	}
 	var body io.Reader
 	if p.body != nil {
 		body = bytes.NewReader(p.body)

@@ -17,8 +17,9 @@ import (
 
 // One process holds at most RLIMIT_NOFILE descriptors, and the hard limit
 // may be below the idle count (20000 in some containers, where raising it
-// needs CAP_SYS_RESOURCE). So the client side of the idle scenario runs in
-// children, "harness hold-idle ADDR N FIRST", each holding a share, and
+// needs CAP_SYS_RESOURCE). So the client side of the idle scenarios runs in
+// children, "harness hold-idle ADDR N FIRST [WSPATH]", each holding a share
+// (WebSocket connections to WSPATH when it is given), and
 // the contender runs as many front processes as its share needs (nanogate
 // with reuse_port, nginx with more workers): see frontProcs.
 
@@ -35,12 +36,16 @@ type holdReport struct {
 	Open    int    `json:"open"` // connections still open, answering "count"
 }
 
-// holdMain runs a holder: args are ADDR N FIRST (the first source address
-// is 127.0.0.FIRST).
+// holdMain runs a holder: args are ADDR N FIRST [WSPATH] (the first source
+// address is 127.0.0.FIRST; WSPATH: WebSocket connections to that path).
 func holdMain(args []string) int {
-	if len(args) != 3 {
-		fmt.Fprintln(os.Stderr, "usage: harness "+holdCmd+" ADDR N FIRST")
+	if len(args) != 3 && len(args) != 4 {
+		fmt.Fprintln(os.Stderr, "usage: harness "+holdCmd+" ADDR N FIRST [WSPATH]")
 		return 2
+	}
+	wsPath := ""
+	if len(args) == 4 {
+		wsPath = args[3]
 	}
 	n, err1 := strconv.Atoi(args[1])
 	first, err2 := strconv.Atoi(args[2])
@@ -48,17 +53,18 @@ func holdMain(args []string) int {
 		fmt.Fprintln(os.Stderr, "harness "+holdCmd+": bad N or FIRST:", args)
 		return 2
 	}
-	if err := hold(context.Background(), os.Stdin, os.Stdout, args[0], n, byte(first)); err != nil {
+	if err := hold(context.Background(), os.Stdin, os.Stdout, args[0], n, byte(first), wsPath); err != nil {
 		fmt.Fprintln(os.Stderr, "harness "+holdCmd+":", err)
 		return 1
 	}
 	return 0
 }
 
-// hold opens n idle connections to addr, reports them on w, answers each
-// "count" line of r, and closes them when r ends.
-func hold(ctx context.Context, r io.Reader, w io.Writer, addr string, n int, first byte) error {
-	conns, open := openIdle(ctx, addr, n, first)
+// hold opens n idle connections to addr (WebSockets to wsPath, when not
+// empty), reports them on w, answers each "count" line of r, and closes
+// them when r ends.
+func hold(ctx context.Context, r io.Reader, w io.Writer, addr string, n int, first byte, wsPath string) error {
+	conns, open := openIdle(ctx, addr, n, first, wsPath)
 	defer func() {
 		for _, c := range conns {
 			c.Close()
@@ -104,7 +110,7 @@ func holdShares(n, fdLimit int) []int {
 
 // startHolders starts one holder per share and waits for each to report.
 // The sum of their reports is returned; on error every holder is stopped.
-func startHolders(ctx context.Context, addr string, shares []int) (holders, holdReport, error) {
+func startHolders(ctx context.Context, addr string, shares []int, wsPath string) (holders, holdReport, error) {
 	self, err := os.Executable()
 	if err != nil {
 		return nil, holdReport{}, err
@@ -122,7 +128,7 @@ func startHolders(ctx context.Context, addr string, shares []int) (holders, hold
 	}
 	var hs holders
 	for i, n := range shares {
-		h, err := startHolder(self, addr, n, firsts[i])
+		h, err := startHolder(self, addr, n, firsts[i], wsPath)
 		if err != nil {
 			hs.stop()
 			return nil, sum, err
@@ -145,8 +151,12 @@ func startHolders(ctx context.Context, addr string, shares []int) (holders, hold
 	return hs, sum, nil
 }
 
-func startHolder(self, addr string, n, first int) (*holder, error) {
-	cmd := exec.Command(self, holdCmd, addr, strconv.Itoa(n), strconv.Itoa(first))
+func startHolder(self, addr string, n, first int, wsPath string) (*holder, error) {
+	args := []string{holdCmd, addr, strconv.Itoa(n), strconv.Itoa(first)}
+	if wsPath != "" {
+		args = append(args, wsPath)
+	}
+	cmd := exec.Command(self, args...)
 	cmd.Stderr = os.Stderr
 	// Its own process group: Ctrl-C reaches the harness, which stops it.
 	cmd.SysProcAttr = &syscall.SysProcAttr{Setpgid: true, Pdeathsig: syscall.SIGKILL}

@@ -32,7 +32,7 @@ func TestOpenIdleAndCountOpen(t *testing.T) {
 	if got := c.LocalAddr().(*net.TCPAddr).IP.String(); got != "127.0.0.3" {
 		t.Errorf("source %s, want 127.0.0.3", got)
 	}
-	conns, open := openIdle(context.Background(), addr, 20, 2)
+	conns, open := openIdle(context.Background(), addr, 20, 2, "")
 	defer func() {
 		for _, c := range conns {
 			c.Close()
@@ -87,7 +87,7 @@ func TestHold(t *testing.T) {
 	inR, inW := io.Pipe()
 	outR, outW := io.Pipe()
 	done := make(chan error, 1)
-	go func() { done <- hold(context.Background(), inR, outW, srv.Listener.Addr().String(), 30, 5) }()
+	go func() { done <- hold(context.Background(), inR, outW, srv.Listener.Addr().String(), 30, 5, "") }()
 	dec := json.NewDecoder(outR)
 	var first, count holdReport
 	if err := dec.Decode(&first); err != nil {

@@ -18,6 +18,9 @@ type scenario struct {
 	path   string
 	probe  probe
 	script bool // POST through the echo Lua script
+	// ws: WebSocket echo messages from the harness's own client (wsload.go)
+	// instead of wrk, against the ws contenders.
+	ws bool
 }
 
 var scenarios = map[string]scenario{
@@ -27,6 +30,18 @@ var scenarios = map[string]scenario{
 		probe: probe{method: "GET", path: "/big", want: payload.Big()}},
 	"echo": {name: "echo", path: "/echo", script: true,
 		probe: probe{method: "POST", path: "/echo", body: payload.Echo(), want: payload.Echo()}},
+	"ws": {name: "ws", path: payload.WSPath, ws: true,
+		probe: probe{method: "GET", path: payload.WSPath, ws: true}},
+}
+
+// drive runs the scenario's load against addr: wrk, or the WebSocket
+// client.
+func (sc scenario) drive(ctx context.Context, e *env, addr string, conns int, d time.Duration) (wrkResult, error) {
+	if sc.ws {
+		return runWSLoad(ctx, "ws://"+addr+sc.path, conns, d)
+	}
+	return runWrk(ctx, wrkJob{url: "http://" + addr + sc.path, conns: conns,
+		threads: 2, duration: d, script: scriptFor(e, sc)})
 }
 
 // Contender statuses in the results.
@@ -69,8 +84,9 @@ type loadOpts struct {
 
 // runLoad starts every selected contender fresh, checks and warms each up,
 // then measures them in rounds that alternate contenders (A B C, A B C…)
-// so that machine drift hits everyone alike; fasthttp runs first in every
-// round and conns, as the reference of the ratio.
+// so that machine drift hits everyone alike; the reference (fasthttp, or
+// fasthttp-ws) runs first in every round and conns, as the reference of
+// the ratio.
 func runLoad(ctx context.Context, e *env, sc scenario, o loadOpts) (results []contenderResult) {
 	z := sizing{maxConns: slices.Max(o.conns)}
 	var stacks []*stack
@@ -81,10 +97,9 @@ func runLoad(ctx context.Context, e *env, sc scenario, o loadOpts) (results []co
 			}
 		}
 	}()
-	for _, c := range contenders {
-		if len(o.only) > 0 && !o.only[c.name] {
-			continue
-		}
+	list := scenarioContenders(sc.name, o.only)
+	ref := list[0].name
+	for _, c := range list {
 		cr := contenderResult{Name: c.name, Status: statusOK}
 		s, err := bringUp(ctx, e, c, sc, z, o)
 		switch {
@@ -114,14 +129,14 @@ func runLoad(ctx context.Context, e *env, sc scenario, o loadOpts) (results []co
 				if ctx.Err() != nil {
 					return results
 				}
-				if results[i].Name == "fasthttp" && rr.Err == "" {
+				if results[i].Name == ref && rr.Err == "" {
 					fastRPS = rr.RPS
 				}
 				if fastRPS > 0 && rr.Err == "" {
 					rr.Ratio = rr.RPS / fastRPS
 				}
 				results[i].Runs = append(results[i].Runs, rr)
-				logRun(sc.name, results[i].Name, rr, o.rounds)
+				logRun(sc, results[i].Name, rr, o.rounds)
 			}
 		}
 	}
@@ -146,8 +161,11 @@ func bringUp(ctx context.Context, e *env, c contender, sc scenario, z sizing, o 
 	}
 	s.name = c.name
 	fail := func(err error) (*stack, error) {
-		if notes := s.stop(); len(notes) > 0 {
-			err = fmt.Errorf("%w; %s said: %s", err, notes[0].File, notes[0].Examples[0])
+		for _, n := range s.stop() {
+			if said := append(n.Examples, n.Stopped...); len(said) > 0 {
+				err = fmt.Errorf("%w; %s said: %s", err, n.File, said[0])
+				break
+			}
 		}
 		return nil, err
 	}
@@ -161,8 +179,7 @@ func bringUp(ctx context.Context, e *env, c contender, sc scenario, z sizing, o 
 		return fail(fmt.Errorf("check: %w", err))
 	}
 	if o.warmup > 0 {
-		w, err := runWrk(ctx, wrkJob{url: "http://" + s.addr + sc.path, conns: z.maxConns,
-			threads: 2, duration: o.warmup, script: scriptFor(e, sc)})
+		w, err := sc.drive(ctx, e, s.addr, z.maxConns, o.warmup)
 		if err != nil {
 			return fail(fmt.Errorf("warm-up: %w", err))
 		}
@@ -176,8 +193,8 @@ func bringUp(ctx context.Context, e *env, c contender, sc scenario, z sizing, o 
 	return s, nil
 }
 
-// measure runs wrk once against s and samples its process tree before and
-// after: CPU as the delta, RSS at the end of the run.
+// measure runs the load (wrk) once against s and samples its process tree
+// before and after: CPU as the delta, RSS at the end of the run.
 func measure(ctx context.Context, e *env, s *stack, sc scenario, round, conns int, d time.Duration) runResult {
 	rr := runResult{Round: round, Conns: conns}
 	if err := s.alive(); err != nil {
@@ -185,8 +202,7 @@ func measure(ctx context.Context, e *env, s *stack, sc scenario, round, conns in
 		return rr
 	}
 	before := sampleTree(s.pids())
-	w, err := runWrk(ctx, wrkJob{url: "http://" + s.addr + sc.path, conns: conns,
-		threads: 2, duration: d, script: scriptFor(e, sc)})
+	w, err := sc.drive(ctx, e, s.addr, conns, d)
 	after := sampleTree(s.pids())
 	rr.wrkResult, rr.Tree = w, after
 	if err != nil {
@@ -233,14 +249,30 @@ func safeName(name string) string {
 	return string(b)
 }
 
-func logRun(scenario, name string, rr runResult, rounds int) {
+func logRun(sc scenario, name string, rr runResult, rounds int) {
 	if rr.Err != "" {
-		logf("%s round %d/%d c=%d %-16s ERROR %s", scenario, rr.Round, rounds, rr.Conns, name, rr.Err)
+		logf("%s round %d/%d c=%d %-16s ERROR %s", sc.name, rr.Round, rounds, rr.Conns, name, rr.Err)
 		return
 	}
-	logf("%s round %d/%d c=%d %-16s %9.0f req/s  p99 %7.2f ms  err %d  non-2xx %d  RSS %.1f MiB  %.1f µs/req",
-		scenario, rr.Round, rounds, rr.Conns, name, rr.RPS, rr.P99ms, rr.SocketErrs, rr.Non2xx,
-		float64(rr.Tree.RSSKiB)/1024, rr.CPUusPerReq)
+	u := sc.units()
+	logf("%s round %d/%d c=%d %-16s %9.0f %s  p99 %7.2f ms  err %d  %s %d  RSS %.1f MiB  %.1f %s",
+		sc.name, rr.Round, rounds, rr.Conns, name, rr.RPS, u.rate, rr.P99ms, rr.SocketErrs, u.bad, rr.Non2xx,
+		float64(rr.Tree.RSSKiB)/1024, rr.CPUusPerReq, u.cpu)
+}
+
+// units names a load scenario's figures in logs, tables and charts.
+type units struct {
+	rate  string // "req/s"
+	items string // "requests", in chart titles
+	bad   string // "non-2xx": answers that are not what was asked
+	cpu   string // "µs/req"
+}
+
+func (sc scenario) units() units {
+	if sc.ws {
+		return units{rate: "msg/s", items: "messages", bad: "bad echoes", cpu: "µs/msg"}
+	}
+	return units{rate: "req/s", items: "requests", bad: "non-2xx", cpu: "µs/req"}
 }
 
 // logf prints progress on stderr, keeping stdout for the tables.

@@ -11,6 +11,7 @@ import (
 	"flag"
 	"fmt"
 	"os"
+	"os/exec"
 	"os/signal"
 	"path/filepath"
 	"slices"
@@ -18,6 +19,8 @@ import (
 	"strings"
 	"syscall"
 	"time"
+
+	"github.com/nanogate/nanogate/bench/contenders/payload"
 )
 
 func main() {
@@ -35,19 +38,43 @@ func run() int {
 		duration = flag.Duration("duration", 10*time.Second, "length of each measured wrk run")
 		warmup   = flag.Duration("warmup", 2*time.Second, "wrk warm-up per contender after start (0: none)")
 		rounds   = flag.Int("rounds", 3, "rounds; each round runs every contender once per conns value")
-		onlyF    = flag.String("only", "", "comma-separated contender `names` (fasthttp is always added as the reference)")
-		scenF    = flag.String("scenario", "hello", "hello, big, echo, idle or all")
+		onlyF    = flag.String("only", "", "comma-separated contender `names` of any scenario (--list); each scenario runs those it has, with its reference, or all of its own when none is named")
+		scenF    = flag.String("scenario", "hello", "comma-separated `list` of hello, big, echo, idle, ws, stream, idle-ws; or all")
 		outF     = flag.String("out", "bench/results", "results `dir` (relative paths: from the repo root)")
 		idleF    = flag.String("idle", "10000,50000,100000", "comma-separated idle connection `counts`")
 		idleLoad = flag.Duration("idle-load", 10*time.Second, "length of the load run beside the idle connections")
+		idleWSF  = flag.String("idle-ws", "10000", "comma-separated idle WebSocket connection `counts` (idle-ws)")
+		uploadF  = flag.Int("upload-mib", payload.UploadSize>>20, "size of the stream scenario's upload, `MiB`")
 		micro    = flag.Bool("micro", false, "also run the Go micro-benchmarks of session, frontend, bridge and the worker SDK")
 		list     = flag.Bool("list", false, "list the contenders and exit")
+		baseline = flag.String("baseline", "", "git `revision`: also run nanogate-ipc-1w with the gateway and hello worker built from it (hello, big, echo), to compare with the work tree in the same run")
 		wenv     = flag.String("worker-env", "", "space-separated `KEY=VALUE`s added to each Go SDK worker's environment, e.g. \"GOGC=400 GOMAXPROCS=1\" (bench/README.md); none by default")
 	)
 	flag.Parse()
+	repo, err := findRepo()
+	if err != nil {
+		fmt.Fprintln(os.Stderr, "harness:", err)
+		return 2
+	}
+	baseRev := ""
+	if *baseline != "" {
+		out, err := exec.Command("git", "-C", repo, "rev-parse", "--short=7", "--verify", *baseline+"^{commit}").Output()
+		if err != nil {
+			fmt.Fprintf(os.Stderr, "harness: --baseline %q: not a commit of the repository\n", *baseline)
+			return 2
+		}
+		baseRev = strings.TrimSpace(string(out))
+		addBaseline(baseRev)
+	}
 	if *list {
-		for _, c := range contenders {
-			fmt.Println(c.name)
+		for _, f := range families {
+			for i, c := range f.contenders {
+				ref := ""
+				if i == 0 && f.scenarios[0] != "idle-ws" {
+					ref = " (reference of the ratio)"
+				}
+				fmt.Printf("%-18s %s%s\n", c.name, strings.Join(scenariosOf(c.name), " "), ref)
+			}
 		}
 		return 0
 	}
@@ -55,27 +82,26 @@ func run() int {
 	idle, err2 := parseInts(*idleF)
 	scens, err3 := parseScenarios(*scenF)
 	only, err4 := parseOnly(*onlyF)
-	if err := errors.Join(err1, err2, err3, err4); err != nil {
+	idleWS, err5 := parseInts(*idleWSF)
+	if err := errors.Join(err1, err2, err3, err4, err5); err != nil {
 		fmt.Fprintln(os.Stderr, "harness:", err)
 		return 2
 	}
-	if *rounds < 1 || *duration < time.Second {
-		fmt.Fprintln(os.Stderr, "harness: --rounds must be >= 1 and --duration >= 1s (wrk's unit)")
+	if baseRev != "" && only["nanogate-ipc-1w"] {
+		only[baselineContender(baseRev).name] = true // the baseline runs beside what it is the baseline of
+	}
+	if *rounds < 1 || *duration < time.Second || *uploadF < 1 {
+		fmt.Fprintln(os.Stderr, "harness: --rounds must be >= 1, --duration >= 1s (wrk's unit) and --upload-mib >= 1")
 		return 2
 	}
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
 	defer stop()
 
-	repo, err := findRepo()
-	if err != nil {
-		fmt.Fprintln(os.Stderr, "harness:", err)
-		return 2
-	}
 	out := *outF
 	if !filepath.IsAbs(out) {
 		out = filepath.Join(repo, out)
 	}
-	fdLimit, err := setup(slices.Max(idle))
+	fdLimit, err := setup(max(slices.Max(idle), slices.Max(idleWS)))
 	if err != nil {
 		fmt.Fprintln(os.Stderr, "harness:", err)
 		return 1
@@ -92,36 +118,50 @@ func run() int {
 	defer stopAll() // runs first: processes go before their temp dir
 
 	start := time.Now()
-	e := &env{repo: repo, root: root, modNanoSO: os.Getenv("MOD_NANO_SO"), fdLimit: fdLimit, workerEnv: strings.Fields(*wenv)}
+	e := &env{repo: repo, root: root, modNanoSO: os.Getenv("MOD_NANO_SO"), fdLimit: fdLimit,
+		workerEnv: strings.Fields(*wenv), baseline: baseRev}
 	if e.echoLua, err = writeEchoLua(root); err != nil {
 		fmt.Fprintln(os.Stderr, "harness:", err)
 		return 1
 	}
-	logf("building contenders (go build, cc) in %s", root)
-	e.buildAll(neededBinaries(only))
+	source := sourceState(repo)
+	logf("building contenders (go build, cc) from %s in %s", source, root)
+	e.buildAll(neededBinaries(scens, only))
 	for name, err := range e.buildErr {
 		logf("build %s FAILED: %v", name, err)
 	}
 	lo := loadOpts{conns: conns, duration: *duration, warmup: *warmup, rounds: *rounds, only: only}
-	idleO := idleOpts{counts: idle, load: *idleLoad, warmup: *warmup, only: only, fdLimit: fdLimit}
-	logf("estimated wall time: %v", estimate(scens, lo, idleO).Round(time.Second))
+	idleO := idleOpts{name: "idle", counts: idle, load: *idleLoad, warmup: *warmup, only: only, fdLimit: fdLimit}
+	idleWSO := idleO
+	idleWSO.name, idleWSO.counts, idleWSO.split = "idle-ws", idleWS, true
+	so := streamOpts{rounds: *rounds, warmup: *warmup > 0, upload: int64(*uploadF) << 20, only: only}
+	logf("estimated wall time: %v", estimate(scens, lo, idleO, idleWSO, so).Round(time.Second))
 	for _, name := range scens {
 		if ctx.Err() != nil {
 			break
 		}
-		r := report{Scenario: name, Started: time.Now(), Command: command(), Machine: machineInfo()}
+		r := report{Scenario: name, Started: time.Now(), Command: command(), Source: source, Machine: machineInfo()}
 		var md string
 		var svg []byte
-		if name == "idle" {
-			r.Idle = runIdle(ctx, e, idleO)
-			md, svg = idleMarkdown(r, idleO), idleChart(r, idle).svg()
-		} else {
+		switch name {
+		case "idle", "idle-ws":
+			o := idleO
+			if name == "idle-ws" {
+				o = idleWSO
+			}
+			r.Idle = runIdle(ctx, e, o)
+			md, svg = idleMarkdown(r, o), idleChart(r, o.scenario(), o.counts).svg()
+		case "stream":
+			r.Stream = runStream(ctx, e, so)
+			r.Stream.Summary = summarizeStream(r.Stream.Contenders)
+			md, svg = streamMarkdown(r, so), streamChart(r).svg()
+		default:
 			sc := scenarios[name]
 			r.Contenders = runLoad(ctx, e, sc, lo)
 			for _, cr := range r.Contenders {
 				r.Summary = append(r.Summary, summarize(cr, conns)...)
 			}
-			md, svg = loadMarkdown(r, sc, lo), loadChart(r, conns).svg()
+			md, svg = loadMarkdown(r, sc, lo), loadChart(r, sc, conns).svg()
 		}
 		r.WallSeconds = time.Since(r.Started).Seconds()
 		if ctx.Err() != nil {
@@ -189,11 +229,14 @@ func command() string {
 	return strings.Join(argv, " ")
 }
 
-// neededBinaries lists the binaries of the selected contenders.
-func neededBinaries(only map[string]bool) map[string]bool {
+// neededBinaries lists the binaries of the contenders the scenarios run.
+func neededBinaries(scens []string, only map[string]bool) map[string]bool {
 	need := map[string]bool{}
-	for _, c := range contenders {
-		if len(only) == 0 || only[c.name] {
+	for _, s := range scens {
+		for _, c := range scenarioContenders(s, only) {
+			if c.helloOnly && s != "hello" {
+				continue
+			}
 			for _, b := range c.needs {
 				need[b] = true
 			}
@@ -202,31 +245,57 @@ func neededBinaries(only map[string]bool) map[string]bool {
 	return need
 }
 
+// scenariosOf lists the scenarios that may run contender name.
+func scenariosOf(name string) []string {
+	var out []string
+	for _, f := range families {
+		for _, c := range f.contenders {
+			if c.name != name {
+				continue
+			}
+			for _, s := range f.scenarios {
+				if (s == "idle" && !slices.Contains(idleContenders, name)) ||
+					(s == "idle-ws" && !slices.Contains(idleWSContenders, name)) ||
+					(c.helloOnly && s != "hello") {
+					continue
+				}
+				out = append(out, s)
+			}
+		}
+	}
+	return out
+}
+
 // estimate is the wall time the measured runs alone take, plus a guess for
 // starts and warm-ups.
-func estimate(scens []string, lo loadOpts, io idleOpts) time.Duration {
+func estimate(scens []string, lo loadOpts, io, iws idleOpts, so streamOpts) time.Duration {
 	var d time.Duration
 	for _, s := range scens {
 		n := 0
-		for _, c := range contenders {
-			if (len(lo.only) == 0 || lo.only[c.name]) && (!c.helloOnly || s == "hello") {
+		for _, c := range scenarioContenders(s, lo.only) {
+			if !c.helloOnly || s == "hello" {
 				n++
 			}
 		}
-		if s == "idle" {
-			k := 0
-			for _, name := range idleContenders {
-				if len(io.only) == 0 || io.only[name] {
-					k++
-				}
+		switch s {
+		case "idle", "idle-ws":
+			o := io
+			if s == "idle-ws" {
+				o = iws
 			}
-			for _, cnt := range io.counts {
-				d += time.Duration(k) * (io.load + io.warmup + 6*time.Second + time.Duration(cnt/10000)*time.Second)
+			for _, cnt := range o.counts {
+				d += time.Duration(n) * (o.load + o.warmup + 6*time.Second + time.Duration(cnt/10000)*time.Second)
 			}
-			continue
+		case "stream":
+			// About 1 s per GiB moved directly, 3 through the gateway,
+			// on 2 cores; plus starts and warm-ups.
+			gib := float64(so.upload+downloadReps*payload.StreamSize) / (1 << 30)
+			d += time.Duration(n) * 4 * time.Second
+			d += time.Duration(float64(n*so.rounds) * 2 * gib * float64(time.Second))
+		default:
+			d += time.Duration(n) * (lo.warmup + 2*time.Second)
+			d += time.Duration(n*lo.rounds*len(lo.conns)) * (lo.duration + 200*time.Millisecond)
 		}
-		d += time.Duration(n) * (lo.warmup + 2*time.Second)
-		d += time.Duration(n*lo.rounds*len(lo.conns)) * (lo.duration + 200*time.Millisecond)
 	}
 	return d
 }
@@ -243,18 +312,28 @@ func parseInts(s string) ([]int, error) {
 	return out, nil
 }
 
+// allScenarios is what --scenario all runs, in this order.
+var allScenarios = []string{"hello", "big", "echo", "idle", "ws", "stream", "idle-ws"}
+
 func parseScenarios(s string) ([]string, error) {
-	switch s {
-	case "all":
-		return []string{"hello", "big", "echo", "idle"}, nil
-	case "hello", "big", "echo", "idle":
-		return []string{s}, nil
+	if s == "all" {
+		return allScenarios, nil
 	}
-	return nil, fmt.Errorf("--scenario %q: want hello, big, echo, idle or all", s)
+	var out []string
+	for _, f := range strings.Split(s, ",") {
+		f = strings.TrimSpace(f)
+		if !slices.Contains(allScenarios, f) {
+			return nil, fmt.Errorf("--scenario %q: want a comma-separated list of %s; or all", s, strings.Join(allScenarios, ", "))
+		}
+		if !slices.Contains(out, f) {
+			out = append(out, f)
+		}
+	}
+	return out, nil
 }
 
-// parseOnly validates the names; fasthttp is added as the reference of the
-// ratio column.
+// parseOnly validates the names; scenarioContenders adds each scenario's
+// reference of the ratio column.
 func parseOnly(s string) (map[string]bool, error) {
 	if s == "" {
 		return nil, nil
@@ -267,9 +346,7 @@ func parseOnly(s string) (map[string]bool, error) {
 		}
 		only[name] = true
 	}
-	if !only["fasthttp"] {
-		only["fasthttp"] = true
-		logf("--only: fasthttp added as the reference of the ratio column")
-	}
+	logf("--only: each scenario runs the contenders named that it has, with the reference of its ratio column " +
+		"(fasthttp, fasthttp-ws, net/http-stream), or all of its own when none is named")
 	return only, nil
 }

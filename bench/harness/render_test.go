@@ -13,9 +13,16 @@ import (
 // The gateway config the harness writes must pass nanogate's own parser.
 func TestGatewayConfigParses(t *testing.T) {
 	for _, z := range []sizing{{maxConns: 256}, {maxConns: 64, idle: 100000}} {
-		text := gatewayConfig("127.0.0.1:8080", z, []string{"ipc:///tmp/a.sock", "tcp://127.0.0.1:5555"})
-		if _, err := config.Parse("bench.toml", []byte(text)); err != nil {
-			t.Errorf("%+v: %v\n%s", z, err, text)
+		for _, quiet := range []bool{false, true} {
+			text := gatewayConfig("127.0.0.1:8080", z, []string{"ipc:///tmp/a.sock", "tcp://127.0.0.1:5555"}, quiet)
+			c, err := config.Parse("bench.toml", []byte(text))
+			if err != nil {
+				t.Errorf("%+v: %v\n%s", z, err, text)
+				continue
+			}
+			if c.Log.NoAccess != quiet {
+				t.Errorf("%+v, quiet %v: access log off = %v", z, quiet, c.Log.NoAccess)
+			}
 		}
 	}
 }

@@ -3,6 +3,7 @@ package main
 import (
 	"encoding/json"
 	"fmt"
+	"math"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -10,6 +11,8 @@ import (
 	"strconv"
 	"strings"
 	"time"
+
+	"github.com/nanogate/nanogate/bench/contenders/payload"
 )
 
 // report is one scenario's results file set: the Markdown table, the raw
@@ -19,10 +22,12 @@ type report struct {
 	Started     time.Time         `json:"started"`
 	WallSeconds float64           `json:"wall_seconds"`
 	Command     string            `json:"command"`
+	Source      string            `json:"source"` // the revision built, and whether the work tree differed from it
 	Machine     machine           `json:"machine"`
 	Summary     []summary         `json:"summary,omitempty"`
 	Contenders  []contenderResult `json:"contenders,omitempty"` // every run, with wrk's output
 	Idle        []idleResult      `json:"idle,omitempty"`
+	Stream      *streamReport     `json:"stream,omitempty"`
 }
 
 // machine describes where the numbers come from.
@@ -68,6 +73,21 @@ func machineInfo() machine {
 	return m
 }
 
+// sourceState names what the contenders were built from: HEAD, and whether
+// the work tree had uncommitted changes (the repository moves while a
+// long run goes on; the binaries are built once, at the start).
+func sourceState(repo string) string {
+	head := strings.TrimSpace(commandOutput("git", "-C", repo, "rev-parse", "--short=7", "HEAD"))
+	if head == "" || strings.Contains(head, " ") {
+		return "unknown (no git)"
+	}
+	// Untracked files count (a new source file is built too), results do not.
+	if strings.TrimSpace(commandOutput("git", "-C", repo, "status", "--porcelain", "--", ".", ":!bench/results")) != "" {
+		return head + " with uncommitted changes, built " + time.Now().UTC().Format("15:04 MST")
+	}
+	return head + ", built " + time.Now().UTC().Format("15:04 MST")
+}
+
 func commandOutput(name string, args ...string) string {
 	out, _ := exec.Command(name, args...).CombinedOutput()
 	return string(out)
@@ -81,11 +101,18 @@ func (m machine) String() string {
 // loadMarkdown renders a load scenario's table and notes.
 func loadMarkdown(r report, sc scenario, o loadOpts) string {
 	var b strings.Builder
+	u, ref := sc.units(), r.reference()
 	fmt.Fprintf(&b, "## %s: %s %s\n\n", r.Scenario, sc.probe.method, scenarioWhat(sc))
-	fmt.Fprintf(&b, "%s, %d round(s) × %v per contender and conns (median shown), wrk -t2 keep-alive, "+
-		"contenders alternating within each round.  \nMachine: %s.  \nCommand: `%s`\n\n",
-		r.Started.Format("2006-01-02 15:04"), o.rounds, o.duration, r.Machine, r.Command)
-	b.WriteString("| contender | conns | req/s | × fasthttp | p50 ms | p99 ms | socket errors | non-2xx | RSS MiB | PSS MiB | CPU µs/req | rounds ok |\n")
+	loadGen := "wrk -t2 keep-alive"
+	if sc.ws {
+		loadGen = fmt.Sprintf("the harness's WebSocket client (one %d-byte text message in flight per connection, "+
+			"sent again when its echo is back)", payload.WSMessageSize)
+	}
+	fmt.Fprintf(&b, "%s, %d round(s) × %v per contender and conns (median shown), %s, "+
+		"contenders alternating within each round.  \nMachine: %s.  \nSource: %s.  \nCommand: `%s`\n\n",
+		r.Started.Format("2006-01-02 15:04"), o.rounds, o.duration, loadGen, r.Machine, r.Source, r.Command)
+	fmt.Fprintf(&b, "| contender | conns | %s | × %s | p50 ms | p99 ms | socket errors | %s | RSS MiB | PSS MiB | CPU %s | rounds ok |\n",
+		u.rate, ref, u.bad, u.cpu)
 	b.WriteString("| --- | --: | --: | --: | --: | --: | --: | --: | --: | --: | --: | --: |\n")
 	var notes []string
 	seen := map[string]bool{}
@@ -118,11 +145,29 @@ func loadMarkdown(r report, sc scenario, o loadOpts) string {
 		logs = append(logs, logLines(cr.Name, cr.Logs)...)
 	}
 	writeList(&b, "Warnings and errors in the contenders' logs (all in the JSON):", logs)
+	upstream := "fasthttp upstream"
+	if sc.ws {
+		upstream = "ws-echo upstream"
+	}
 	b.WriteString("\nRSS, PSS and CPU cover every process of the contender: gateway and workers, or proxy " +
-		"(master and children) and its fasthttp upstream, sampled at the end of each run. RSS sums VmRSS, " +
+		"(master and children) and its " + upstream + ", sampled at the end of each run. RSS sums VmRSS, " +
 		"so pages shared by forked children count once per child; PSS splits them. " +
-		"Socket errors and non-2xx are summed over the rounds, the other columns are medians.\n")
+		"Socket errors and " + u.bad + " are summed over the rounds, the other columns are medians.\n")
+	if sc.ws {
+		b.WriteString("\nA message is one round trip: the text message out, its echo back (checked byte for byte, " +
+			"and for its type). Socket errors are connections that failed to open or dropped during a run; " +
+			"p50 and p99 are the round trips' percentiles over every message of the run (nearest rank).\n")
+	}
 	return b.String()
+}
+
+// reference is the contender of the ratio column: the first of the
+// table.
+func (r report) reference() string {
+	if len(r.Summary) == 0 {
+		return "fasthttp"
+	}
+	return r.Summary[0].Name
 }
 
 func scenarioWhat(sc scenario) string {
@@ -131,22 +176,48 @@ func scenarioWhat(sc scenario) string {
 		return "/big, 16 KiB body"
 	case "echo":
 		return "/echo, 4 KiB body echoed"
+	case "ws":
+		return fmt.Sprintf("%s, WebSocket echo of %d-byte text messages", sc.path, payload.WSMessageSize)
 	}
 	return "/hello, 11-byte body"
 }
 
-// idleMarkdown renders the idle scenario's table.
+// idleMarkdown renders the idle (idle-ws) scenario's table.
 func idleMarkdown(r report, o idleOpts) string {
 	var b strings.Builder
-	fmt.Fprintf(&b, "## idle: keep-alive connections held open, then GET /hello at %d conns beside them\n\n", idleLoadConns)
-	fmt.Fprintf(&b, "%s, load %v, wrk -t2.  \nMachine: %s.  \nCommand: `%s`\n\n",
-		r.Started.Format("2006-01-02 15:04"), o.load, r.Machine, r.Command)
-	b.WriteString("| contender | idle conns | front processes | held | open errors | RSS before MiB | RSS held MiB | KiB/conn | still open after load | req/s under load | p99 ms | socket errors | non-2xx |\n")
-	b.WriteString("| --- | --: | --: | --: | --: | --: | --: | --: | --: | --: | --: | --: | --: |\n")
+	sc := o.scenario()
+	u := sc.units()
+	if sc.ws {
+		fmt.Fprintf(&b, "## idle-ws: WebSocket connections held open (one echo each), then the ws echo load at %d conns beside them\n\n", idleLoadConns)
+		fmt.Fprintf(&b, "%s, load %v, the harness's WebSocket client.  \nMachine: %s.  \nSource: %s.  \nCommand: `%s`\n\n",
+			r.Started.Format("2006-01-02 15:04"), o.load, r.Machine, r.Source, r.Command)
+	} else {
+		fmt.Fprintf(&b, "## idle: keep-alive connections held open, then GET /hello at %d conns beside them\n\n", idleLoadConns)
+		fmt.Fprintf(&b, "%s, load %v, wrk -t2.  \nMachine: %s.  \nSource: %s.  \nCommand: `%s`\n\n",
+			r.Started.Format("2006-01-02 15:04"), o.load, r.Machine, r.Source, r.Command)
+	}
+	// Per-process columns (idle-ws) follow KiB/conn, named by the labels
+	// of the first row that has them.
+	var parts []string
+	for _, x := range r.Idle {
+		if len(x.Parts) > 0 {
+			for _, p := range x.Parts {
+				parts = append(parts, p.Label)
+			}
+			break
+		}
+	}
+	b.WriteString("| contender | idle conns | front processes | held | open errors | RSS before MiB | RSS held MiB | KiB/conn |")
+	for _, p := range parts {
+		fmt.Fprintf(&b, " %s KiB/conn |", p)
+	}
+	fmt.Fprintf(&b, " still open after load | %s under load | p99 ms | socket errors | %s |\n", u.rate, u.bad)
+	b.WriteString("| --- | --: | --: | --: | --: | --: | --: | --: |" + strings.Repeat(" --: |", len(parts)) + " --: | --: | --: | --: | --: |\n")
+	empty := strings.Repeat(" |", 9+len(parts))
 	var notes []string
 	for _, x := range r.Idle {
 		if x.Status != statusOK {
-			fmt.Fprintf(&b, "| %s | %d | %d | **FAILED**: %s | | | | | | | | | |\n", x.Name, x.Target, x.Procs, cell(x.Reason, 300))
+			fmt.Fprintf(&b, "| %s | %d | %d | **FAILED**: %s |%s\n", x.Name, x.Target, x.Procs, cell(x.Reason, 300), empty)
 			continue
 		}
 		rps, p99 := fmtNum(metric(x.Load.RPS), 0), fmtNum(metric(x.Load.P99ms), 2)
@@ -157,9 +228,17 @@ func idleMarkdown(r report, o idleOpts) string {
 		if x.FirstErr != "" {
 			notes = append(notes, fmt.Sprintf("%s at %d: %d opens failed, first: %s", x.Name, x.Target, x.DialErrors, cell(x.FirstErr, 200)))
 		}
-		fmt.Fprintf(&b, "| %s | %d | %d | %d | %d | %.1f | %.1f | %s | %d | %s | %s | %d | %d |\n",
+		fmt.Fprintf(&b, "| %s | %d | %d | %d | %d | %.1f | %.1f | %s |",
 			x.Name, x.Target, x.Procs, x.Held, x.DialErrors, float64(x.Before.RSSKiB)/1024, float64(x.During.RSSKiB)/1024,
-			fmtNum(x.KiBPerConn, 2), x.StillOpen, rps, p99, x.Load.SocketErrs, x.Load.Non2xx)
+			fmtNum(x.KiBPerConn, 2))
+		for i := range parts {
+			v := metric(math.NaN())
+			if i < len(x.Parts) {
+				v = x.Parts[i].KiBPerConn
+			}
+			fmt.Fprintf(&b, " %s |", fmtNum(v, 2))
+		}
+		fmt.Fprintf(&b, " %d | %s | %s | %d | %d |\n", x.StillOpen, rps, p99, x.Load.SocketErrs, x.Load.Non2xx)
 	}
 	writeList(&b, "Problems:", notes)
 	var logs []string
@@ -169,6 +248,9 @@ func idleMarkdown(r report, o idleOpts) string {
 	writeList(&b, "Warnings and errors in the contenders' logs (all in the JSON):", logs)
 	b.WriteString("\nKiB/conn = (RSS held − RSS before) / held, over every process of the contender " +
 		"(nanogate + its worker; nginx master + workers + fasthttp upstream). Kernel socket memory is not in RSS.\n")
+	if len(parts) > 0 {
+		b.WriteString("The per-process columns split it: each process the harness started, with its descendants.\n")
+	}
 	if o.fdLimit > 0 {
 		fmt.Fprintf(&b, "\nThe open-file limit was %d per process. Past %d connections, "+
 			"the client side is held by several harness processes, and the contender runs several front processes "+
@@ -183,6 +265,9 @@ func idleMarkdown(r report, o idleOpts) string {
 func logLines(who string, notes []logNote) []string {
 	var out []string
 	for _, n := range notes {
+		if n.Notable == 0 {
+			continue // only lines logged while the stack was stopped: in the JSON
+		}
 		out = append(out, fmt.Sprintf("%s, %s: %d of %d lines, first: `%s`",
 			who, n.File, n.Notable, n.Lines, strings.ReplaceAll(cell(n.Examples[0], 240), "`", "'")))
 	}

@@ -72,13 +72,15 @@ func (s *stack) pids() []int {
 
 // stop stops the processes in reverse start order (a gateway or proxy
 // before its workers or upstream), keeps what their logs said of
-// warnings and errors, and removes the temp dir.
+// warnings and errors (apart, what they said while being stopped), and
+// removes the temp dir.
 func (s *stack) stop() []logNote {
+	stopAt := logSizes(s.dir)
 	for i := len(s.procs) - 1; i >= 0; i-- {
 		s.procs[i].stop(5 * time.Second)
 	}
 	s.procs = nil
-	notes := collectLogs(s.dir)
+	notes := collectLogs(s.dir, stopAt)
 	_ = os.RemoveAll(s.dir)
 	return notes
 }

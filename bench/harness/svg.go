@@ -137,13 +137,13 @@ func shortDigits(v float64, d int) string {
 
 func esc(s string) string { return html.EscapeString(s) }
 
-// loadChart draws req/s and p99 per contender and conns.
-func loadChart(r report, conns []int) chart {
+// loadChart draws req/s (msg/s) and p99 per contender and conns.
+func loadChart(r report, sc scenario, conns []int) chart {
 	c := chart{title: "nanogate bench, " + r.Scenario + " (median of rounds; × = failed or n/a)"}
 	for _, n := range conns {
 		c.series = append(c.series, strconv.Itoa(n)+" conns")
 	}
-	rps := panel{title: "requests/s (higher is better)", digits: 0}
+	rps := panel{title: sc.units().items + "/s (higher is better)", digits: 0}
 	p99 := panel{title: "p99 latency, ms (lower is better)", digits: 2}
 	idx := map[string]int{}
 	for _, s := range r.Summary {
@@ -158,14 +158,19 @@ func loadChart(r report, conns []int) chart {
 	return c
 }
 
-// idleChart draws KiB per idle connection and req/s under load beside them.
-func idleChart(r report, counts []int) chart {
-	c := chart{title: "nanogate bench, idle connections (× = failed)"}
+// idleChart draws KiB per idle connection and req/s (msg/s) under load
+// beside them.
+func idleChart(r report, sc scenario, counts []int) chart {
+	what := "idle connections"
+	if sc.ws {
+		what = "idle WebSocket connections"
+	}
+	c := chart{title: "nanogate bench, " + what + " (× = failed)"}
 	for _, n := range counts {
 		c.series = append(c.series, strconv.Itoa(n)+" idle")
 	}
 	mem := panel{title: "RSS per idle connection, KiB (lower is better)", digits: 2}
-	rps := panel{title: fmt.Sprintf("requests/s at %d conns beside them (higher is better)", idleLoadConns), digits: 0}
+	rps := panel{title: fmt.Sprintf("%s/s at %d conns beside them (higher is better)", sc.units().items, idleLoadConns), digits: 0}
 	idx := map[string]int{}
 	for _, x := range r.Idle {
 		gi := c.group(idx, x.Name, len(counts), &mem, &rps)

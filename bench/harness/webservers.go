@@ -9,6 +9,8 @@ import (
 	"strconv"
 	"strings"
 	"text/template"
+
+	"github.com/nanogate/nanogate/bench/contenders/payload"
 )
 
 // nginxConf: Debian's nginx as a keep-alive reverse proxy to the direct
@@ -45,14 +47,33 @@ http {
             proxy_http_version 1.1;
             proxy_set_header Connection "";
         }
+{{- if .WebSocket}}
+        location {{.WSPath}} {
+            proxy_pass http://backend;
+            proxy_http_version 1.1;
+            proxy_set_header Upgrade $http_upgrade;
+            proxy_set_header Connection "upgrade";
+            proxy_read_timeout 3600s;
+            proxy_send_timeout 3600s;
+        }
+{{- end}}
     }
 }
 `))
 
 // startNginx runs a fasthttp upstream and nginx in front of it, with its
 // own prefix, config, pid file and logs in the stack's dir.
-func startNginx(e *env, s *stack, z sizing) error {
-	up, err := startUpstream(e, s)
+func startNginx(e *env, s *stack, z sizing) error { return startNginxTo(e, s, z, binFast) }
+
+// startNginxWS runs the direct WebSocket echo server (ws-echo) and nginx
+// in front of it, relaying /ws as WebSocket: HTTP/1.1 to the upstream with
+// the client's Upgrade and "Connection: upgrade" (nginx's documented
+// WebSocket proxying), and an hour of read and send timeout instead of 60 s,
+// so that a silent WebSocket is not closed during the idle scenarios.
+func startNginxWS(e *env, s *stack, z sizing) error { return startNginxTo(e, s, z, binWSEcho) }
+
+func startNginxTo(e *env, s *stack, z sizing, upstream string) error {
+	up, err := startUpstream(e, s, upstream)
 	if err != nil {
 		return err
 	}
@@ -73,6 +94,7 @@ func startNginx(e *env, s *stack, z sizing) error {
 		"Dir": s.dir, "Addr": addr, "Upstream": up,
 		"WorkerConns": wc, "NoFile": nofile, "KeepAlive": "75s",
 		"Workers": "auto", "ReusePort": false,
+		"WebSocket": upstream == binWSEcho, "WSPath": payload.WSPath,
 	}
 	if z.procs > 1 {
 		// Past one process's open-file limit: more workers, each with
@@ -134,7 +156,7 @@ const apacheModules = "/usr/lib/apache2/modules"
 // startApacheProxy runs a fasthttp upstream and Apache's mod_proxy_http in
 // front of it (each prefork child keeps its own backend connection).
 func startApacheProxy(e *env, s *stack, z sizing) error {
-	up, err := startUpstream(e, s)
+	up, err := startUpstream(e, s, binFast)
 	if err != nil {
 		return err
 	}
@@ -191,15 +213,15 @@ func startApache(s *stack, z sizing, data map[string]any) error {
 	return nil
 }
 
-// startUpstream runs the direct fasthttp server behind a proxy; it belongs
-// to the proxy's stack, so its CPU and memory count for the proxy as a
-// nanogate worker's do for nanogate.
-func startUpstream(e *env, s *stack) (string, error) {
+// startUpstream runs the direct server bin (fasthttp-hello, ws-echo)
+// behind a proxy; it belongs to the proxy's stack, so its CPU and memory
+// count for the proxy as a nanogate worker's do for nanogate.
+func startUpstream(e *env, s *stack, bin string) (string, error) {
 	addr, err := freeAddr()
 	if err != nil {
 		return "", err
 	}
-	if _, err := s.run("upstream", []string{e.bins[binFast], "--listen", addr}); err != nil {
+	if _, err := s.run("upstream", []string{e.bins[bin], "--listen", addr}); err != nil {
 		return "", err
 	}
 	return addr, nil

@@ -90,7 +90,7 @@
 //   - r.Context() ends when the client goes away (the gateway's end frame);
 //     reads and writes then fail with ErrStreamEnded.
 //   - Writes wait when the client does not keep up: a stream may have
-//     256 KiB (frames.Window) of body in flight, and the gateway grants
+//     1 MiB (frames.Window) of body in flight, and the gateway grants
 //     more as it delivers it.
 //
 // A request with Upgrade: websocket has been answered by the gateway

@@ -126,6 +126,7 @@ func (h *streamHead) framing(lengths, encodings []string) error {
 type streamBody struct {
 	q      *queue
 	cur    []byte
+	curIt  item  // the piece cur reads from, recycled once read
 	want   int64 // Content-Length, -1 if unknown
 	got    int64
 	err    error // sticky: io.EOF at the end
@@ -145,6 +146,8 @@ func (b *streamBody) Read(p []byte) (int, error) {
 		return 0, nil
 	}
 	for len(b.cur) == 0 {
+		b.curIt.recycle()
+		b.curIt = item{}
 		if b.err != nil {
 			return 0, b.err
 		}
@@ -161,7 +164,7 @@ func (b *streamBody) Read(p []byte) (int, error) {
 				b.err = io.ErrUnexpectedEOF
 			}
 		default:
-			b.cur = it.data
+			b.cur, b.curIt = it.data, it
 		}
 	}
 	n := copy(p, b.cur)

@@ -218,12 +218,12 @@ func TestStreamRequestBody(t *testing.T) {
 	g.expect(frames.End, 2)
 }
 
-// TestStreamCredit: a handler writing 1 MiB sends frames.Window bytes,
+// TestStreamCredit: a handler writing 4 windows sends frames.Window bytes,
 // then waits for credit (the golden credit frame first), and never runs
 // ahead of what was granted; credits that do not fall on frame boundaries
 // show that it splits its frames to fit.
 func TestStreamCredit(t *testing.T) {
-	const total = 1 << 20
+	const total = 4 * frames.Window
 	wrote := make(chan error, 1)
 	s := &StreamServer{Handler: http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		w.(http.Flusher).Flush()

@@ -150,7 +150,7 @@ func parseClientClose(body []byte) *CloseError {
 // WriteMessage sends one message to the client: messageType TextMessage
 // (data should be UTF-8) or BinaryMessage. It waits while the stream's
 // window is used up, as a response body does, so a message may not exceed
-// the whole window (frames.Window, 256 KiB).
+// the whole window (frames.Window, 1 MiB).
 func (ws *WebSocket) WriteMessage(messageType int, data []byte) error {
 	var t frames.Type
 	switch messageType {

@@ -3,6 +3,7 @@ package worker
 import (
 	"bytes"
 	"errors"
+	"fmt"
 	"io"
 	"net/http"
 	"net/http/httptest"
@@ -127,7 +128,8 @@ func TestWebSocketCloseCodes(t *testing.T) {
 }
 
 // TestWebSocketWindow: WebSocket messages count against the stream's
-// window as body bytes do: the fifth message of 64 KiB waits for credit.
+// window as body bytes do: the fifth message of a quarter window waits
+// for credit.
 func TestWebSocketWindow(t *testing.T) {
 	wrote := make(chan int, 8)
 	s := &StreamServer{Handler: http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
@@ -140,7 +142,7 @@ func TestWebSocketWindow(t *testing.T) {
 			t.Error("a message over the whole window was accepted")
 		}
 		for i := range 5 {
-			if err := ws.WriteMessage(BinaryMessage, make([]byte, 64<<10)); err != nil {
+			if err := ws.WriteMessage(BinaryMessage, make([]byte, frames.Window/4)); err != nil {
 				t.Error(err)
 				return
 			}
@@ -160,7 +162,7 @@ func TestWebSocketWindow(t *testing.T) {
 		t.Fatal("a message past the window was sent without credit")
 	default:
 	}
-	g.send(frames.Credit, 1, []byte("65536"))
+	g.send(frames.Credit, 1, fmt.Append(nil, frames.Window/4))
 	g.expect(frames.WSBinary, 1)
 	recv(t, wrote, "the fifth write")
 	g.expect(frames.WSClose, 1)

@@ -124,7 +124,7 @@ func TestCloseAndCredit(t *testing.T) {
 			t.Errorf("ParseClose(%q) accepted", bad)
 		}
 	}
-	if n, ok := ParseCredit([]byte("262144")); !ok || n != Window {
+	if n, ok := ParseCredit([]byte("1048576")); !ok || n != Window {
 		t.Fatal("credit")
 	}
 	for _, bad := range []string{"", "-1", "12345678901", "1e3"} {

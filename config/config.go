@@ -98,6 +98,11 @@ type Server struct {
 	// host use more connections than one process's open-file limit.
 	// Zero: false, a second process on the address fails to start.
 	ReusePort bool
+	// UpgradeSocket is a unix socket path through which a new gateway
+	// takes over this one's listening socket (SCM_RIGHTS): start the new
+	// binary with the same configuration, and the old one drains and
+	// exits, with no connection refused or reset on the way. Zero: none.
+	UpgradeSocket string
 	// TLSCert and TLSKey are PEM files: with both set, the listener serves
 	// HTTPS (TLS 1.2 and later), and SIGHUP reads them again. Zero: plain
 	// HTTP.

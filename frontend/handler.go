@@ -80,6 +80,9 @@ func (s *Server) handle(ctx *fasthttp.RequestCtx) {
 	}
 	route, rid, reason := s.serve(ctx)
 	ctx.Response.Header.SetCanonical(hRequestID, rid)
+	if s.draining.Load() {
+		ctx.SetConnectionClose()
+	}
 	if s.observer != nil {
 		s.observe(ctx, route, rid, reason, start)
 	}

@@ -50,7 +50,8 @@ type Server struct {
 	maxBody      int
 	streamBodies bool
 	observer     gateway.Observer
-	failLog      rateLimit // upstream failures logged: a burst a second, the rest counted
+	failLog      rateLimit   // upstream failures logged: a burst a second, the rest counted
+	draining     atomic.Bool // every response says Connection: close (Drain)
 }
 
 // New builds a Server; it serves nothing until Serve.
@@ -129,6 +130,19 @@ func (s *Server) OpenConns() int { return int(s.srv.GetOpenConnectionsCount()) }
 
 // Serving is the number of connections with a request in progress.
 func (s *Server) Serving() int { return int(s.srv.GetCurrentConcurrency()) }
+
+// Drain makes every response close its connection, then waits until no
+// connection is open or for d: a client that sends its next request while
+// the gateway stops gets an answer, and reconnects elsewhere, instead of a
+// connection closed under it. Call it once the listener is closed, before
+// Shutdown, which closes what is left (connections idle all along).
+func (s *Server) Drain(d time.Duration) {
+	s.draining.Store(true)
+	deadline := time.Now().Add(d)
+	for s.OpenConns() > 0 && time.Now().Before(deadline) {
+		time.Sleep(5 * time.Millisecond)
+	}
+}
 
 // Serve accepts connections on ln until Shutdown.
 func (s *Server) Serve(ln net.Listener) error {

@@ -11,6 +11,7 @@ import (
 	"fmt"
 	"io"
 	"log/slog"
+	"net"
 	"os"
 	"os/signal"
 	"runtime/debug"
@@ -259,10 +260,25 @@ func serve(cfg *config.Config, log *slog.Logger, reload func() (*config.Config, 
 		}
 		defer stop()
 	}
-	ln, err := listen(cfg.Listen, cfg.Server.ReusePort)
-	if err != nil {
-		return err
+	var ln net.Listener
+	var ready *net.UnixConn // the old gateway's, when this one takes over from it
+	if path := cfg.Server.UpgradeSocket; path != "" {
+		if ln, ready, err = inherit(path); err != nil {
+			return err
+		}
 	}
+	inherited := ln != nil
+	if inherited {
+		// The old gateway serves on until this one says ready: take no
+		// request before the workers are connected, or it would get 503.
+		waitConnected(ups.all(), connectWait)
+	}
+	if !inherited {
+		if ln, err = listen(cfg.Listen, cfg.Server.ReusePort); err != nil {
+			return err
+		}
+	}
+	tcpLn, _ := ln.(*net.TCPListener)
 	var certs *certStore
 	if cfg.Server.TLSCert != "" {
 		if certs, err = newCertStore(cfg.Server.TLSCert, cfg.Server.TLSKey); err != nil {
@@ -271,8 +287,8 @@ func serve(cfg *config.Config, log *slog.Logger, reload func() (*config.Config, 
 		}
 		ln = tls.NewListener(ln, certs.config())
 	}
-	log.Info("nanogate listening", "addr", ln.Addr().String(), "tls", certs != nil, "reuse_port", cfg.Server.ReusePort,
-		"routes", len(routes), "version", version())
+	log.Info("nanogate listening", "addr", ln.Addr().String(), "tls", certs != nil, "inherited", inherited,
+		"reuse_port", cfg.Server.ReusePort, "routes", len(routes), "version", version())
 	if cfg.Server.ReusePort && resetsQueued(migrateSysctl) {
 		log.Info("when this gateway stops, connections still in its accept queue are reset, not handed to "+
 			"the others on its address; sysctl net.ipv4.tcp_migrate_req=1 hands them over", "addr", cfg.Listen)
@@ -280,10 +296,28 @@ func serve(cfg *config.Config, log *slog.Logger, reload func() (*config.Config, 
 
 	served := make(chan error, 1)
 	go func() { served <- srv.Serve(ln) }()
+	if ready != nil {
+		ready.Write([]byte("ready\n")) // the old gateway lets go of the socket and drains
+		ready.Close()
+		log.Info("took over the listener from the previous gateway", "upgrade_socket", cfg.Server.UpgradeSocket)
+	}
+	var handed <-chan *net.UnixConn
+	if path := cfg.Server.UpgradeSocket; path != "" && tcpLn != nil {
+		if up, err := listenUpgrades(path, tcpLn, log); err != nil {
+			log.Warn("serving without the upgrade socket", "err", err)
+		} else {
+			defer up.Close()
+			handed = up.handed
+		}
+	}
 	for running := true; running; {
 		select {
 		case err := <-served:
 			return err
+		case c := <-handed:
+			c.Close()
+			log.Info("handed the listener to a new gateway; draining", "deadline", cfg.Server.ShutdownTimeout)
+			running = false
 		case s := <-sig:
 			if s != syscall.SIGHUP {
 				log.Info("shutting down", "signal", s.String(), "deadline", cfg.Server.ShutdownTimeout)
@@ -300,6 +334,12 @@ func serve(cfg *config.Config, log *slog.Logger, reload func() (*config.Config, 
 			}
 		}
 	}
+	// Stop accepting (the socket lives on in a process that took it over),
+	// then let each connection finish its next request with
+	// "Connection: close" before the rest are closed.
+	ln.Close()
+	<-served
+	srv.Drain(drainFor(cfg.Server.ShutdownTimeout))
 	ctx, cancel := context.WithTimeout(context.Background(), cfg.Server.ShutdownTimeout)
 	defer cancel()
 	go func() {
@@ -311,12 +351,16 @@ func serve(cfg *config.Config, log *slog.Logger, reload func() (*config.Config, 
 			}
 		}
 	}()
-	if err := srv.Shutdown(ctx); err != nil {
+	if err := srv.Shutdown(ctx); err != nil && !errors.Is(err, net.ErrClosed) {
 		log.Warn("shutdown incomplete", "err", err)
-		return nil // the listener is closed; whatever was still open ends with the process
 	}
-	return <-served
+	return nil
 }
+
+// drainFor is how long connections get to finish a request with
+// "Connection: close" before the ones left (idle) are closed: a second,
+// or less when the whole shutdown has less.
+func drainFor(shutdown time.Duration) time.Duration { return min(time.Second, shutdown/2) }
 
 func poolConfig(r config.Route, log *slog.Logger) (bridge.Config, error) {
 	c := bridge.Config{

@@ -8,6 +8,7 @@ import (
 	"net/http"
 	"os"
 	"os/exec"
+	"path/filepath"
 	"regexp"
 	"strconv"
 	"strings"
@@ -215,4 +216,66 @@ func TestRollingRestart(t *testing.T) {
 			t.Logf("%s: %d worker restarts under load, no request lost", mode, restarts)
 		})
 	}
+}
+
+// TestUpgradeUnderLoad: new gateways take the listening socket over from
+// the running one, one after another, under wrk load: no connection is
+// refused or reset, no request fails, and each old gateway exits.
+func TestUpgradeUnderLoad(t *testing.T) {
+	t.Parallel()
+	wrk, err := exec.LookPath("wrk")
+	if err != nil {
+		t.Fatalf("wrk not installed (run make deps): %v", err)
+	}
+	ep := ipcURL(t, "upgrade")
+	startWorker(t, "--bind", ep)
+	cfg := writeFile(t, "nanogate.toml", fmt.Sprintf(`
+[server]
+upgrade_socket = %q
+[[route]]
+path = "/"
+endpoints = [%q]
+`, filepath.Join(shortDir(t), "up.sock"), ep))
+	upgradeReady := func(g *gateway) {
+		t.Helper()
+		g.waitFrom(t, 0, "upgrade socket ready", startTimeout, func(l string) bool {
+			return strings.Contains(l, `msg="upgrade socket ready`)
+		})
+	}
+	g := startGateway(t, "--config", cfg)
+	g.waitConnected(t, 0, ep)
+	upgradeReady(g)
+	load := exec.Command(wrk, "-t2", "-c16", "-d6s", g.url+"/hello")
+	out := &strings.Builder{}
+	load.Stdout, load.Stderr = out, out
+	if err := load.Start(); err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { load.Process.Kill(); load.Wait() })
+	upgrades := 0
+	for deadline := time.Now().Add(4 * time.Second); time.Now().Before(deadline) && upgrades < 8; upgrades++ {
+		time.Sleep(300 * time.Millisecond) // wrk runs on each gateway a while (pacing, not a wait for an event)
+		next := startGateway(t, "--config", cfg)
+		if next.addr != g.addr {
+			t.Fatalf("the new gateway listens on %s, not on the inherited %s", next.addr, g.addr)
+		}
+		next.waitFrom(t, 0, "took over", startTimeout, func(l string) bool {
+			return strings.Contains(l, `msg="took over the listener from the previous gateway"`)
+		})
+		select {
+		case <-g.done:
+		case <-time.After(10 * time.Second):
+			t.Fatal("the old gateway did not exit after the hand-off")
+		}
+		upgradeReady(next)
+		g = next
+	}
+	if err := load.Wait(); err != nil {
+		t.Fatalf("wrk: %v\n%s", err, out)
+	}
+	res := out.String()
+	if strings.Contains(res, "Socket errors") || strings.Contains(res, "Non-2xx") || upgrades < 5 {
+		t.Fatalf("%d upgrades under load:\n%s", upgrades, res)
+	}
+	t.Logf("%d gateway upgrades under load, no request lost", upgrades)
 }

@@ -43,6 +43,17 @@ type upstream struct {
 	grace  time.Duration
 }
 
+// all lists the running pools.
+func (u *upstreams) all() []*upstream {
+	u.mu.Lock()
+	defer u.mu.Unlock()
+	out := make([]*upstream, 0, len(u.pools))
+	for _, p := range u.pools {
+		out = append(out, p)
+	}
+	return out
+}
+
 // workers is the number of workers connected to the pool.
 func (u *upstream) workers() int {
 	if u.hub != nil {

@@ -1,0 +1,158 @@
+package main
+
+import (
+	"bufio"
+	"errors"
+	"fmt"
+	"log/slog"
+	"net"
+	"os"
+	"syscall"
+	"time"
+)
+
+// Upgrading the gateway binary without a failed request ([server]
+// upgrade_socket). The running gateway listens on a unix socket; a new one
+// started with the same configuration connects to it and asks for the
+// listening socket, which the old one passes over with SCM_RIGHTS. Both
+// then accept on one socket (the kernel gives each connection to one of
+// them); once the new one serves, the old one closes its copy — the
+// socket itself lives on in the new process, so no connection waiting in
+// its accept queue is reset, as a closed SO_REUSEPORT listener resets its
+// queue — and drains: each of its connections gets "Connection: close" on
+// its next response, so a client finishes its request there and opens the
+// next connection on the new process. Idle connections still open at the
+// end of the drain are closed.
+//
+// The exchange, one line each way then the descriptor:
+//
+//	new → old   "handoff\n"
+//	old → new   "listener\n" with the listening socket as SCM_RIGHTS
+//	new → old   "ready\n"      (the new process accepts on it now)
+//
+// A new process that fails before "ready" leaves the old one serving.
+
+// handoffTimeout bounds each step of the exchange.
+const handoffTimeout = 10 * time.Second
+
+// inherit asks a running gateway at path for its listening socket. It
+// returns nil and no error when none answers there (the first start),
+// and the connection on which to say "ready" once serving.
+func inherit(path string) (net.Listener, *net.UnixConn, error) {
+	c, err := net.DialTimeout("unix", path, handoffTimeout)
+	if err != nil {
+		return nil, nil, nil // no gateway to take over from
+	}
+	uc := c.(*net.UnixConn)
+	fail := func(err error) (net.Listener, *net.UnixConn, error) {
+		uc.Close()
+		return nil, nil, fmt.Errorf("upgrade from the gateway at %s: %w", path, err)
+	}
+	uc.SetDeadline(time.Now().Add(handoffTimeout))
+	if _, err := uc.Write([]byte("handoff\n")); err != nil {
+		return fail(err)
+	}
+	buf, oob := make([]byte, 16), make([]byte, syscall.CmsgSpace(4))
+	n, oobn, _, _, err := uc.ReadMsgUnix(buf, oob)
+	if err != nil {
+		return fail(err)
+	}
+	if string(buf[:n]) != "listener\n" {
+		return fail(fmt.Errorf("unexpected answer %q", buf[:n]))
+	}
+	msgs, err := syscall.ParseSocketControlMessage(oob[:oobn])
+	if err != nil || len(msgs) != 1 {
+		return fail(fmt.Errorf("no descriptor with the answer (%v)", err))
+	}
+	fds, err := syscall.ParseUnixRights(&msgs[0])
+	if err != nil || len(fds) != 1 {
+		return fail(fmt.Errorf("no descriptor with the answer (%v)", err))
+	}
+	f := os.NewFile(uintptr(fds[0]), "inherited listener")
+	defer f.Close() // FileListener dups it
+	ln, err := net.FileListener(f)
+	if err != nil {
+		return fail(err)
+	}
+	uc.SetDeadline(time.Time{})
+	return ln, uc, nil
+}
+
+// upgrader serves the upgrade socket of a running gateway: it hands the
+// listener to the first new process that asks and reports it on handed.
+type upgrader struct {
+	ln     *net.UnixListener
+	handed chan *net.UnixConn // the new process's connection, once it said "ready"
+	log    *slog.Logger
+}
+
+// listenUpgrades binds path. A file left by a dead gateway is removed;
+// one that a live gateway answers on is not (two gateways started at once
+// with one configuration: the second serves on its own, without the
+// upgrade socket, and says so).
+func listenUpgrades(path string, tcp *net.TCPListener, log *slog.Logger) (*upgrader, error) {
+	// The gateway this one took over from lets the path go right after
+	// the hand-off: a short wait covers that moment.
+	for deadline := time.Now().Add(2 * time.Second); ; time.Sleep(20 * time.Millisecond) {
+		c, err := net.DialTimeout("unix", path, time.Second)
+		if err != nil {
+			break
+		}
+		c.Close()
+		if time.Now().After(deadline) {
+			return nil, fmt.Errorf("server.upgrade_socket %s: another gateway answers there", path)
+		}
+	}
+	if err := os.Remove(path); err != nil && !errors.Is(err, os.ErrNotExist) {
+		return nil, fmt.Errorf("server.upgrade_socket %s: %w", path, err)
+	}
+	ln, err := net.ListenUnix("unix", &net.UnixAddr{Name: path, Net: "unix"})
+	if err != nil {
+		return nil, fmt.Errorf("server.upgrade_socket %s: %w", path, err)
+	}
+	u := &upgrader{ln: ln, handed: make(chan *net.UnixConn, 1), log: log}
+	go u.serve(tcp)
+	log.Info("upgrade socket ready: a new gateway started with this configuration takes over", "path", path)
+	return u, nil
+}
+
+// serve answers upgrade requests until one succeeds or the socket closes.
+func (u *upgrader) serve(tcp *net.TCPListener) {
+	for {
+		c, err := u.ln.AcceptUnix()
+		if err != nil {
+			return // closed
+		}
+		if err := u.handOff(c, tcp); err != nil {
+			u.log.Warn("upgrade: hand-off failed, this gateway goes on serving", "err", err)
+			c.Close()
+			continue
+		}
+		u.ln.Close() // the new process binds the path next
+		u.handed <- c
+		return
+	}
+}
+
+func (u *upgrader) handOff(c *net.UnixConn, tcp *net.TCPListener) error {
+	c.SetDeadline(time.Now().Add(handoffTimeout))
+	r := bufio.NewReader(c)
+	if line, err := r.ReadString('\n'); err != nil || line != "handoff\n" {
+		return fmt.Errorf("request %q: %v", line, err)
+	}
+	f, err := tcp.File() // a duplicate descriptor of the same socket
+	if err != nil {
+		return err
+	}
+	defer f.Close()
+	if _, _, err := c.WriteMsgUnix([]byte("listener\n"), syscall.UnixRights(int(f.Fd())), nil); err != nil {
+		return err
+	}
+	if line, err := r.ReadString('\n'); err != nil || line != "ready\n" {
+		return fmt.Errorf("the new process did not say ready: %q, %v", line, err)
+	}
+	return nil
+}
+
+// Close stops taking upgrade requests.
+func (u *upgrader) Close() error { return u.ln.Close() }

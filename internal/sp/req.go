@@ -5,7 +5,6 @@ import (
 	"fmt"
 	"io"
 	"log/slog"
-	"net"
 	"slices"
 	"sync"
 	"sync/atomic"
@@ -42,7 +41,6 @@ type ClientConfig struct {
 // connections and matches replies to requests by id, many in flight at once.
 type Client struct {
 	cfg   ClientConfig
-	addr  Addr
 	log   *slog.Logger
 	slots []slot
 	free  chan *slot
@@ -50,9 +48,9 @@ type Client struct {
 	connsMu sync.Mutex
 	conns   atomic.Pointer[[]*conn] // copy on write: RoundTrip reads without a lock
 
-	ln   net.Listener
-	stop chan struct{}
-	wg   sync.WaitGroup
+	l    *linker        // dials or accepts the connections
+	stop chan struct{}  // closed by Close
+	wg   sync.WaitGroup // the sweeper
 
 	// now is the sweeper's clock (UnixNano at its last tick): requests
 	// take their deadline from it instead of reading the time each.
@@ -88,12 +86,8 @@ const maxSlots = 1 << 15
 
 // NewClient starts dialling (or listening); peers connect in the background.
 func NewClient(cfg ClientConfig) (*Client, error) {
-	addr, ok, err := ParseURL(cfg.URL)
-	if err != nil {
+	if _, err := addrOf(cfg.URL); err != nil {
 		return nil, err
-	}
-	if !ok {
-		return nil, fmt.Errorf("sp: %s: only tcp:// and ipc:// are served here", cfg.URL)
 	}
 	if cfg.Slots <= 0 {
 		cfg.Slots = 64
@@ -112,7 +106,6 @@ func NewClient(cfg ClientConfig) (*Client, error) {
 	}
 	c := &Client{
 		cfg:   cfg,
-		addr:  addr,
 		log:   cfg.Logger,
 		slots: make([]slot, cfg.Slots),
 		free:  make(chan *slot, cfg.Slots),
@@ -126,24 +119,17 @@ func NewClient(cfg ClientConfig) (*Client, error) {
 		s.done = make(chan struct{}, 1)
 		c.free <- s
 	}
-	if cfg.Listen {
-		// Bound before any goroutine starts, so that a listen error
-		// leaves nothing running.
-		ln, err := listen(addr)
-		if err != nil {
-			return nil, fmt.Errorf("sp: listen %s: %w", cfg.URL, err)
-		}
-		c.ln = ln
+	// Bound (in listen mode) before any goroutine starts, so that a listen
+	// error leaves nothing running.
+	l, err := newLinker(LinkConfig{URL: cfg.URL, Listen: cfg.Listen, MaxRecvSize: maxFrame, Logger: cfg.Logger},
+		ProtoReq, ProtoRep, c.serve)
+	if err != nil {
+		return nil, err
 	}
+	c.l = l
 	c.wg.Add(1)
 	go c.sweep()
-	if c.ln != nil {
-		c.wg.Add(1)
-		go c.acceptLoop()
-	} else {
-		c.wg.Add(1)
-		go c.dialLoop()
-	}
+	l.start()
 	return c, nil
 }
 
@@ -393,61 +379,6 @@ const (
 	redialMax = time.Second
 )
 
-func (c *Client) dialLoop() {
-	defer c.wg.Done()
-	wait := redialMin
-	for {
-		nc, err := net.DialTimeout(c.addr.Network, c.addr.Address, handshakeTimeout)
-		if err == nil {
-			if err = handshake(nc, ProtoReq, ProtoRep); err != nil {
-				nc.Close()
-				c.log.Warn("handshake failed", "err", err)
-			}
-		}
-		if err == nil {
-			wait = redialMin
-			c.serve(newConn(nc, c.addr.IPC, maxFrame))
-		}
-		t := time.NewTimer(wait)
-		select {
-		case <-c.stop:
-			t.Stop()
-			return
-		case <-t.C:
-		}
-		if err != nil {
-			wait = min(2*wait, redialMax)
-		}
-	}
-}
-
-func (c *Client) acceptLoop() {
-	defer c.wg.Done()
-	for {
-		nc, err := c.ln.Accept()
-		if err != nil {
-			select {
-			case <-c.stop:
-				return
-			default:
-			}
-			c.log.Warn("accept failed", "err", err)
-			time.Sleep(redialMin)
-			continue
-		}
-		c.wg.Add(1)
-		go func() {
-			defer c.wg.Done()
-			if err := handshake(nc, ProtoReq, ProtoRep); err != nil {
-				nc.Close()
-				c.log.Warn("handshake failed", "remote", nc.RemoteAddr().String(), "err", err)
-				return
-			}
-			c.serve(newConn(nc, c.addr.IPC, maxFrame))
-		}()
-	}
-}
-
 // Close stops dialling or listening, closes every connection (requests in
 // flight end with ErrLost) and waits for its goroutines.
 func (c *Client) Close() error {
@@ -457,12 +388,7 @@ func (c *Client) Close() error {
 	default:
 	}
 	close(c.stop)
-	if c.ln != nil {
-		c.ln.Close()
-	}
-	for _, cn := range *c.conns.Load() {
-		cn.close()
-	}
+	c.l.close() // the listener or dialler, and every connection
 	c.wg.Wait()
 	return nil
 }

@@ -10,9 +10,9 @@ import (
 )
 
 // Queue bounds per stream. The window is what a worker may send ahead of
-// credit (frames.Window); a head frame may carry up to 64 KiB more.
+// credit (frames.Window); a frame past it may carry up to a piece more.
 const (
-	maxQueuedBytes  = frames.Window + 64<<10
+	maxQueuedBytes  = frames.Window + 256<<10
 	maxQueuedFrames = 4096
 )
 
@@ -58,7 +58,7 @@ type item struct {
 // the SDKs and the gateway send. Copying each frame into a fresh buffer
 // took 15% of the gateway's CPU on a streamed download (page faults and
 // garbage collection; bench/harness --scenario stream).
-const pieceSize = 64 << 10
+const pieceSize = 256 << 10
 
 var bodyPool = sync.Pool{New: func() any { b := make([]byte, 0, pieceSize); return &b }}
 

@@ -34,7 +34,7 @@ type item struct {
 // the gateway sends. A fresh copy of each piece took 37% of a worker's CPU
 // on a 1 GiB upload (page faults and garbage collection; bench/harness
 // --scenario stream).
-const pieceSize = 64 << 10
+const pieceSize = 256 << 10
 
 var piecePool = sync.Pool{New: func() any { b := make([]byte, 0, pieceSize); return &b }}
 

@@ -12,7 +12,7 @@ import (
 
 // maxFrameBody is the most body one frame carries, as the gateway's own
 // body frames (docs/PROTOCOL.md, format frames, types).
-const maxFrameBody = 64 << 10
+const maxFrameBody = 256 << 10
 
 // stream is one request of a session, from its request frame until its
 // handler has returned and its reply is sent. The PULL reader puts the

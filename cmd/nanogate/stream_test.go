@@ -222,7 +222,7 @@ func TestFramesStream(t *testing.T) {
 			if len(f.Body) == 0 {
 				break
 			}
-			if len(f.Body) > 64<<10 {
+			if len(f.Body) > 256<<10 {
 				t.Fatalf("body frame of %d bytes", len(f.Body))
 			}
 			got = append(got, f.Body...)

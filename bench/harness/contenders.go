@@ -30,6 +30,7 @@ var contenders = []contender{
 	{name: "net/http", needs: []string{binNetHTTP}, start: startDirect(binNetHTTP)},
 	{name: "nanogate-ipc-1w", needs: []string{binGateway, binSDK}, start: startGatewaySDK("ipc", 1, false)},
 	{name: "nanogate-tcp-1w", needs: []string{binGateway, binSDK}, start: startGatewaySDK("tcp", 1, false)},
+	{name: "nanogate-ipc-1w-observed", needs: []string{binGateway, binSDK}, start: startGatewayObserved},
 	{name: "nanogate-ipc-2w", needs: []string{binGateway, binSDK}, start: startGatewaySDK("ipc", 2, false)},
 	{name: "nanogate-ipc-fast", needs: []string{binGateway, binSDK}, start: startGatewaySDK("ipc", 1, true)},
 	{name: "nanogate-c", helloOnly: true, needs: []string{binGateway, binCWorker}, start: startGatewayC},
@@ -225,11 +226,39 @@ const gatewayContexts = 1024
 
 // startGateway writes a config for nanogate (binary gw) and starts it.
 func startGateway(e *env, s *stack, z sizing, gw string, endpoints []string) error {
+	return startGatewayLogged(e, s, z, gw, endpoints, false)
+}
+
+// startGatewayObserved is nanogate-ipc-1w with what an operator turns on:
+// the access log (a line per request, read by the harness as a log
+// pipeline would) and the admin listener's Prometheus metrics, so that
+// their cost on the request path is measured beside the plain contender.
+func startGatewayObserved(e *env, s *stack, z sizing) error {
+	url, sock, err := endpointURL(s, "ipc", "w1")
+	if err != nil {
+		return err
+	}
+	if _, err := s.run("worker1", []string{e.bins[binSDK], "--bind", url, "--concurrency", strconv.Itoa(gatewayContexts)}, e.workerEnv...); err != nil {
+		return err
+	}
+	if err := waitFile(sock, 10*time.Second); err != nil {
+		return err
+	}
+	return startGatewayLogged(e, s, z, binGateway, []string{url}, true)
+}
+
+func startGatewayLogged(e *env, s *stack, z sizing, gw string, endpoints []string, observed bool) error {
 	if z.maxConns > gatewayContexts {
 		return fmt.Errorf("%d connections exceed the route's %d contexts; raise gatewayContexts", z.maxConns, gatewayContexts)
 	}
-	quiet := e.knowsAccessKey(gw)
-	return startGateways(e, s, z, gw, func(addr string, _ int) string { return gatewayConfig(addr, z, endpoints, quiet) })
+	quiet := e.knowsAccessKey(gw) && !observed
+	return startGateways(e, s, z, gw, func(addr string, _ int) string {
+		c := gatewayConfig(addr, z, endpoints, quiet)
+		if observed {
+			c += "\n[admin]\nlisten = \"127.0.0.1:0\"\n"
+		}
+		return c
+	})
 }
 
 // startGateways starts nanogate (binary gw) with the config that conf

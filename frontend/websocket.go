@@ -7,6 +7,7 @@ import (
 	"log/slog"
 	"net/url"
 	"strings"
+	"sync"
 	"sync/atomic"
 	"time"
 
@@ -69,7 +70,8 @@ func (s *Server) handleWebSocket(ctx *fasthttp.RequestCtx, route *Route, req *se
 	req.Extra = s.inboundLine
 	head := session.AppendRequest(nil, req) // the scratch is gone once the handler returns
 	u := websocket.FastHTTPUpgrader{
-		CheckOrigin: func(ctx *fasthttp.RequestCtx) bool { return originAllowed(ctx, route.Origins) },
+		CheckOrigin:     func(ctx *fasthttp.RequestCtx) bool { return originAllowed(ctx, route.Origins) },
+		WriteBufferPool: &wsWriteBuffers,
 		// Replies to a handshake refused for its origin or its shape.
 		Error: func(ctx *fasthttp.RequestCtx, status int, reason error) {
 			s.log.Info("websocket handshake refused", "id", string(rid), "route", route.Name, "status", status, "err", reason)
@@ -88,6 +90,11 @@ func (s *Server) handleWebSocket(ctx *fasthttp.RequestCtx, route *Route, req *se
 	}
 	return gateway.ReasonNone
 }
+
+// wsWriteBuffers lends WebSocket connections their write buffer for the
+// length of a write: without it each connection kept one for its life,
+// idle or not.
+var wsWriteBuffers sync.Pool
 
 // originAllowed applies the route's allow-list; with none, only the
 // request's own host, or no Origin at all (a client that is not a browser,

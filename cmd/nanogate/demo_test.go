@@ -9,7 +9,6 @@ package main
 import (
 	"bufio"
 	"bytes"
-	"encoding/json"
 	"fmt"
 	"io"
 	"net/http"
@@ -20,7 +19,7 @@ import (
 	"testing"
 	"time"
 
-	"github.com/fasthttp/websocket"
+	"github.com/nanogate/nanogate/internal/chromium"
 )
 
 // startDemo runs the demo worker and a gateway on the shipped
@@ -207,10 +206,9 @@ func testDemoPython(t *testing.T, g *gateway, inbound string) {
 // testDemoChromium loads the page in headless Chromium: the SSE clock
 // ticks, the WebSocket shows its session, and a push reaches the page.
 func testDemoChromium(t *testing.T, g *gateway, inbound string) {
-	b := startChromium(t)
-	page := b.open(t, g.url+"/")
-	page.waitFor(t, "SSE events", `Number(document.getElementById("sse-count").textContent) >= 3`)
-	session := page.waitFor(t, "the session id", `document.getElementById("ws-session").textContent`)
+	page := chromium.Start(t).Open(t, g.url+"/")
+	page.WaitFor(t, "SSE events", `Number(document.getElementById("sse-count").textContent) >= 3`)
+	session := page.WaitFor(t, "the session id", `document.getElementById("ws-session").textContent`)
 	if len(session) != 32 {
 		t.Fatalf("page shows session %q", session)
 	}
@@ -218,109 +216,5 @@ func testDemoChromium(t *testing.T, g *gateway, inbound string) {
 	if code := run([]string{"push", "--inbound", inbound, "--session", session, "--text", "hello browser"}, &out, &errb); code != 0 {
 		t.Fatalf("nanogate push: %s", errb.String())
 	}
-	page.waitFor(t, "the pushed message", `document.getElementById("ws-log").textContent.includes("hello browser") ? "yes" : ""`)
-}
-
-// browser is a headless Chromium driven over the DevTools protocol.
-type browser struct {
-	port string
-}
-
-func startChromium(t *testing.T) *browser {
-	t.Helper()
-	bin, err := exec.LookPath("chromium")
-	if err != nil {
-		t.Fatalf("chromium not installed (run make deps): %v", err)
-	}
-	dir := t.TempDir()
-	// The flags the machine notes ask for: no sandbox as root, and no
-	// background traffic to hosts a closed network refuses.
-	startProc(t, "chromium", bin, "--headless", "--no-sandbox", "--disable-gpu", "--disable-quic",
-		"--no-first-run", "--disable-background-networking", "--disable-component-update", "--disable-sync",
-		"--user-data-dir="+dir, "--remote-debugging-port=0", "about:blank")
-	portFile := filepath.Join(dir, "DevToolsActivePort")
-	deadline := time.Now().Add(30 * time.Second)
-	for {
-		if b, err := os.ReadFile(portFile); err == nil && bytes.Contains(b, []byte("\n")) {
-			return &browser{port: strings.SplitN(string(b), "\n", 2)[0]}
-		}
-		if time.Now().After(deadline) {
-			t.Fatal("chromium did not start its DevTools server within 30s")
-		}
-		time.Sleep(20 * time.Millisecond)
-	}
-}
-
-// page is one tab; its WebSocket carries DevTools commands.
-type page struct {
-	ws *websocket.Conn
-	id int
-}
-
-func (b *browser) open(t *testing.T, url string) *page {
-	t.Helper()
-	req, _ := http.NewRequest(http.MethodPut, "http://127.0.0.1:"+b.port+"/json/new?"+url, nil)
-	resp, err := http.DefaultClient.Do(req)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer resp.Body.Close()
-	var target struct {
-		WebSocketDebuggerURL string `json:"webSocketDebuggerUrl"`
-	}
-	if err := json.NewDecoder(resp.Body).Decode(&target); err != nil || target.WebSocketDebuggerURL == "" {
-		t.Fatalf("new tab: %v %+v", err, target)
-	}
-	ws, _, err := websocket.DefaultDialer.Dial(target.WebSocketDebuggerURL, nil)
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { ws.Close() })
-	return &page{ws: ws}
-}
-
-// eval runs a JavaScript expression in the page and returns its value as a
-// string.
-func (p *page) eval(t *testing.T, expr string) string {
-	t.Helper()
-	p.id++
-	p.ws.SetReadDeadline(time.Now().Add(10 * time.Second))
-	p.ws.SetWriteDeadline(time.Now().Add(10 * time.Second))
-	if err := p.ws.WriteJSON(map[string]any{"id": p.id, "method": "Runtime.evaluate",
-		"params": map[string]any{"expression": "String(" + expr + ")", "returnByValue": true}}); err != nil {
-		t.Fatal(err)
-	}
-	for {
-		var msg struct {
-			ID     int `json:"id"`
-			Result struct {
-				Result struct {
-					Value string `json:"value"`
-				} `json:"result"`
-			} `json:"result"`
-		}
-		if err := p.ws.ReadJSON(&msg); err != nil {
-			t.Fatal(err)
-		}
-		if msg.ID == p.id {
-			return msg.Result.Result.Value
-		}
-	}
-}
-
-// waitFor evaluates expr until it gives a value other than "", "false" or
-// "0", and returns it; the page changes on events the test cannot see.
-func (p *page) waitFor(t *testing.T, what, expr string) string {
-	t.Helper()
-	deadline := time.Now().Add(20 * time.Second)
-	for {
-		v := p.eval(t, expr)
-		if v != "" && v != "false" && v != "0" && v != "undefined" && v != "null" {
-			return v
-		}
-		if time.Now().After(deadline) {
-			t.Fatalf("page: no %s within 20s (last %q)", what, v)
-		}
-		time.Sleep(50 * time.Millisecond)
-	}
+	page.WaitFor(t, "the pushed message", `document.getElementById("ws-log").textContent.includes("hello browser") ? "yes" : ""`)
 }

@@ -98,6 +98,13 @@ type Server struct {
 	// host use more connections than one process's open-file limit.
 	// Zero: false, a second process on the address fails to start.
 	ReusePort bool
+	// MaxBodyMemory bounds the request bodies being received at once, by
+	// their announced lengths: past it a request gets 503 and Retry-After
+	// before anything is allocated for its body, so that clients that
+	// announce large bodies and stall cannot take the memory. It applies
+	// while no route is of format frames (those stream bodies and hold
+	// one piece each). Zero: 256 MiB.
+	MaxBodyMemory int64
 	// UpgradeSocket is a unix socket path through which a new gateway
 	// takes over this one's listening socket (SCM_RIGHTS): start the new
 	// binary with the same configuration, and the old one drains and
@@ -306,6 +313,9 @@ func (c *Config) setDefaults() {
 	}
 	if s.MaxBodyBytes == 0 {
 		s.MaxBodyBytes = defaultMaxBody
+	}
+	if s.MaxBodyMemory == 0 {
+		s.MaxBodyMemory = 256 << 20
 	}
 	if s.ShutdownTimeout == 0 {
 		s.ShutdownTimeout = defaultShutdown

@@ -29,6 +29,7 @@ func (c *Config) validate(p *problems) {
 	positive(p, "server.max_header_bytes", s.MaxHeaderBytes)
 	positive(p, "server.max_body_bytes", s.MaxBodyBytes)
 	positive(p, "server.shutdown_timeout", s.ShutdownTimeout)
+	positive(p, "server.max_body_memory", s.MaxBodyMemory)
 	switch {
 	case (s.TLSCert == "") != (s.TLSKey == ""):
 		p.addf("server.tls_cert", "tls_cert and tls_key go together (HTTPS needs both)")

@@ -74,6 +74,9 @@ var (
 // handle serves one request, names its request id to the client, and
 // tells the observer, if there is one.
 func (s *Server) handle(ctx *fasthttp.RequestCtx) {
+	if s.budget != nil {
+		s.budget.release(&ctx.Request.Header) // the body is in
+	}
 	var start time.Time
 	if s.observer != nil {
 		start = time.Now()

@@ -34,6 +34,10 @@ type Config struct {
 	// Observer is told of every request served (metrics, access logs).
 	// Zero: none, at no cost.
 	Observer gateway.Observer
+	// MaxBodyMemory bounds the request bodies being received at once
+	// (their announced lengths); past it a request gets 503. It applies
+	// when bodies are read whole (StreamBodies off). Zero: 256 MiB.
+	MaxBodyMemory int64
 }
 
 // Server is the HTTP side of the gateway.
@@ -52,6 +56,7 @@ type Server struct {
 	observer     gateway.Observer
 	failLog      rateLimit   // upstream failures logged: a burst a second, the rest counted
 	draining     atomic.Bool // every response says Connection: close (Drain)
+	budget       *bodyBudget // nil when bodies stream
 }
 
 // New builds a Server; it serves nothing until Serve.
@@ -107,6 +112,10 @@ func New(c Config) *Server {
 		// a pool get and put per request.
 		ReduceMemoryUsage: true,
 	}
+	if !c.StreamBodies {
+		s.budget = newBodyBudget(orDefault(c.MaxBodyMemory, 256<<20), s.readTimeout)
+		s.srv.HeaderReceived = s.budget.reserve
+	}
 	return s
 }
 
@@ -158,7 +167,12 @@ func (s *Server) Shutdown(ctx context.Context) error {
 // parseError answers a request fasthttp could not read.
 func (s *Server) parseError(ctx *fasthttp.RequestCtx, err error) {
 	status, reason := parseErrorStatus(err)
-	if cc, ok := ctx.Conn().(*clientConn); ok && status == fasthttp.StatusRequestEntityTooLarge {
+	if s.budget != nil && s.budget.release(&ctx.Request.Header) {
+		// Refused for the budget, not for its size: it may come back.
+		status, reason = fasthttp.StatusServiceUnavailable, gateway.ReasonBusy
+		ctx.Response.Header.Set("Retry-After", "1")
+	}
+	if cc, ok := ctx.Conn().(*clientConn); ok && (status == fasthttp.StatusRequestEntityTooLarge || status == fasthttp.StatusServiceUnavailable) {
 		cc.lingerOnClose()
 	}
 	s.log.Info("unreadable request", "status", status, "client", ctx.RemoteAddr().String(), "err", err)

@@ -251,6 +251,7 @@ func serve(cfg *config.Config, log *slog.Logger, reload func() (*config.Config, 
 		Logger:         log,
 		Inbound:        cfg.Sessions.Inbound,
 		StreamBodies:   ups.hub != nil,
+		MaxBodyMemory:  cfg.Server.MaxBodyMemory,
 		Observer:       observerOf(observers),
 	})
 	if m != nil {

@@ -1,10 +1,10 @@
 package hub
 
 import (
-	"slices"
 	"sync"
 	"time"
 
+	"github.com/nanogate/nanogate/internal/pieces"
 	"github.com/nanogate/nanogate/internal/sp"
 	"github.com/nanogate/nanogate/protocol/frames"
 )
@@ -12,7 +12,7 @@ import (
 // Queue bounds per stream. The window is what a worker may send ahead of
 // credit (frames.Window); a frame past it may carry up to a piece more.
 const (
-	maxQueuedBytes  = frames.Window + 256<<10
+	maxQueuedBytes  = frames.Window + 256<<10 // in buffers: at most twice (package pieces)
 	maxQueuedFrames = 4096
 )
 
@@ -51,32 +51,7 @@ func (s *Stream) OnCut(f func()) {
 
 type item struct {
 	t    frames.Type
-	body *[]byte // pooled when it fits a piece (bodyPool), else its own
-}
-
-// pieceSize is the body buffer kept in bodyPool: the largest body frame
-// the SDKs and the gateway send. Copying each frame into a fresh buffer
-// took 15% of the gateway's CPU on a streamed download (page faults and
-// garbage collection; bench/harness --scenario stream).
-const pieceSize = 256 << 10
-
-var bodyPool = sync.Pool{New: func() any { b := make([]byte, 0, pieceSize); return &b }}
-
-// copyBody copies b into a pooled buffer when it fits one.
-func copyBody(b []byte) *[]byte {
-	if len(b) > pieceSize {
-		c := slices.Clone(b)
-		return &c
-	}
-	bp := bodyPool.Get().(*[]byte)
-	*bp = append((*bp)[:0], b...)
-	return bp
-}
-
-func recycle(bp *[]byte) {
-	if bp != nil && cap(*bp) == pieceSize {
-		bodyPool.Put(bp)
-	}
+	body *[]byte // from pieces.Copy
 }
 
 // Send sends one frame to the stream's worker. It waits while the worker's
@@ -96,7 +71,7 @@ func (s *Stream) Send(t frames.Type, body []byte) error {
 // worker's connection ended are still returned, then ErrWorkerLost; a cut
 // (ErrOverflow) or an Interrupt is returned at once.
 func (s *Stream) Next(idle time.Duration) (frames.Type, []byte, error) {
-	recycle(s.taken)
+	pieces.Put(s.taken)
 	s.taken = nil
 	if s.timer == nil {
 		s.timer = time.NewTimer(idle)
@@ -161,7 +136,7 @@ func (s *Stream) put(f frames.Frame) {
 		}
 		return
 	}
-	s.q = append(s.q, item{f.Type, copyBody(f.Body)})
+	s.q = append(s.q, item{f.Type, pieces.Copy(f.Body)})
 	s.queued += len(f.Body)
 	s.mu.Unlock()
 	s.signal()
@@ -170,7 +145,7 @@ func (s *Stream) put(f frames.Frame) {
 // drop recycles what is queued; s.mu is held.
 func (s *Stream) drop() {
 	for _, it := range s.q[s.head:] {
-		recycle(it.body)
+		pieces.Put(it.body)
 	}
 	s.q, s.head, s.queued = nil, 0, 0
 }

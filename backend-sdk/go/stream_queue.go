@@ -5,6 +5,7 @@ import (
 	"sync"
 	"time"
 
+	"github.com/nanogate/nanogate/internal/pieces"
 	"github.com/nanogate/nanogate/protocol/frames"
 )
 
@@ -30,30 +31,18 @@ type item struct {
 	buf  *[]byte // data's pooled backing (body pieces only), for recycle; nil otherwise
 }
 
-// pieceSize is the body buffer kept in piecePool: the largest body frame
-// the gateway sends. A fresh copy of each piece took 37% of a worker's CPU
-// on a 1 GiB upload (page faults and garbage collection; bench/harness
-// --scenario stream).
-const pieceSize = 256 << 10
-
-var piecePool = sync.Pool{New: func() any { b := make([]byte, 0, pieceSize); return &b }}
-
-// newItem copies data, a body piece into a pooled buffer when it fits.
+// newItem copies data (only valid during the PULL handler's call); a body
+// piece goes into a lent buffer (package pieces), given back once read.
 func newItem(t frames.Type, data []byte) item {
-	if t != frames.Body || len(data) == 0 || len(data) > pieceSize {
+	if t != frames.Body || len(data) == 0 {
 		return item{t: t, data: append([]byte(nil), data...)}
 	}
-	bp := piecePool.Get().(*[]byte)
-	*bp = append((*bp)[:0], data...)
+	bp := pieces.Copy(data)
 	return item{t: t, data: *bp, buf: bp}
 }
 
 // recycle gives a body piece's buffer back once its reader is done with it.
-func (it item) recycle() {
-	if it.buf != nil {
-		piecePool.Put(it.buf)
-	}
-}
+func (it item) recycle() { pieces.Put(it.buf) }
 
 // queue holds the frames of one stream between the PULL reader, which puts,
 // and the handler, which takes. It is bounded in items and bytes; a put

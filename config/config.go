@@ -108,7 +108,9 @@ type Server struct {
 	// UpgradeSocket is a unix socket path through which a new gateway
 	// takes over this one's listening socket (SCM_RIGHTS): start the new
 	// binary with the same configuration, and the old one drains and
-	// exits, with no connection refused or reset on the way. Zero: none.
+	// exits, with no connection refused or reset on the way. Not with
+	// routes of format frames yet (Validate says so): two gateways cannot
+	// share the [sessions] inbound address. Zero: none.
 	UpgradeSocket string
 	// TLSCert and TLSKey are PEM files: with both set, the listener serves
 	// HTTPS (TLS 1.2 and later), and SIGHUP reads them again. Zero: plain

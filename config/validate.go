@@ -80,6 +80,9 @@ func (c *Config) validate(p *problems) {
 		if _, ok := names[r.Name]; !ok {
 			names[r.Name] = i
 		}
+		if r.Format == FormatFrames && c.Server.UpgradeSocket != "" {
+			p.addf(join(path, "format"), `"frames" cannot be served with server.upgrade_socket yet: two gateways cannot share the [sessions] inbound address, and the streams of the old one would lose it`)
+		}
 		if r.Format == FormatFrames && c.Sessions.Inbound == "" {
 			p.addf(join(path, "format"), `"frames" needs [sessions] inbound, the address workers push frames to (e.g. "ipc:///tmp/nanogate-inbound.sock")`)
 		}

@@ -126,6 +126,8 @@ func TestErrors(t *testing.T) {
 			`t.toml:4: route[0].endpoint[1].url: unsupported scheme "htp" (want ipc, tcp, tls+tcp, ws, wss, inproc)`},
 
 		// Format frames and WebSocket.
+		{"frames with upgrade_socket", "[server]\nupgrade_socket = \"/run/u.sock\"\n[sessions]\ninbound = \"ipc://in\"\n[[route]]\nformat = \"frames\"\nendpoints = [\"ipc://a\"]\n",
+			`t.toml:6: route[0].format: "frames" cannot be served with server.upgrade_socket yet: two gateways cannot share the [sessions] inbound address, and the streams of the old one would lose it`},
 		{"frames without inbound", "[[route]]\nformat = \"frames\"\nendpoints = [\"ipc://a\"]\n",
 			`t.toml:2: route[0].format: "frames" needs [sessions] inbound, the address workers push frames to (e.g. "ipc:///tmp/nanogate-inbound.sock")`},
 		{"unknown format", ok + "format = \"zhttp\"\n",

@@ -51,7 +51,6 @@ type Config struct {
 
 // Hub is the registry of live streams and their inbound socket.
 type Hub struct {
-	url    string
 	log    *slog.Logger
 	pull   *sp.Pull
 	shards [64]shard
@@ -77,7 +76,7 @@ var dropNames = [numDrops]string{"malformed", "unknown_session", "ended_stream",
 
 // New binds the inbound address and starts delivering frames.
 func New(c Config) (*Hub, error) {
-	h := &Hub{url: c.Inbound, log: c.Logger}
+	h := &Hub{log: c.Logger}
 	if h.log == nil {
 		h.log = slog.Default()
 	}
@@ -91,9 +90,6 @@ func New(c Config) (*Hub, error) {
 	h.pull = pull
 	return h, nil
 }
-
-// Inbound is the address workers push frames to, as configured.
-func (h *Hub) Inbound() string { return h.url }
 
 // Close stops the inbound socket; streams still open see no more frames.
 func (h *Hub) Close() error { return h.pull.Close() }

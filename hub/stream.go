@@ -172,9 +172,6 @@ func (s *Stream) fail(err error) {
 // stops the writer so).
 func (s *Stream) Interrupt() { s.fail(ErrClosed) }
 
-// WorkerGone is closed when the connection to the stream's worker ends.
-func (s *Stream) WorkerGone() <-chan struct{} { return s.peer.Done() }
-
 // Close takes the stream out of the registry; frames for it are dropped
 // from now on. If end is set, the worker is told with an end frame that
 // the stream is over (the client left, or the stream was cut). Close is

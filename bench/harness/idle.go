@@ -183,52 +183,15 @@ type idleOpen struct {
 func openIdle(ctx context.Context, addr string, n int, src byte, wsPath string) ([]net.Conn, idleOpen) {
 	perSource := portsPerSource()
 	sources := (n + perSource - 1) / perSource
-	conns := make([]net.Conn, n)
-	var next, failed atomic.Int64
-	var first sync.Once
-	var firstErr string
-	// Give up once failures are more than noise: a server that stopped
-	// accepting would otherwise cost a timeout per remaining connection.
-	ctx, cancel := context.WithCancel(ctx)
-	defer cancel()
-	maxFailed := int64(max(100, n/100))
-	var wg sync.WaitGroup
-	for range 256 {
-		wg.Add(1)
-		go func() {
-			defer wg.Done()
-			for ctx.Err() == nil {
-				i := int(next.Add(1)) - 1
-				if i >= n {
-					return
-				}
-				from := net.IPv4(127, 0, 0, src+byte(i%sources))
-				var c net.Conn
-				var err error
-				if wsPath != "" {
-					c, err = openWS(ctx, addr, wsPath, from)
-				} else {
-					c, err = openOne(ctx, addr, from)
-				}
-				if err != nil {
-					if failed.Add(1) > maxFailed {
-						cancel()
-					}
-					first.Do(func() { firstErr = err.Error() })
-					continue
-				}
-				conns[i] = c
-			}
-		}()
-	}
-	wg.Wait()
-	held := conns[:0]
-	for _, c := range conns {
-		if c != nil {
-			held = append(held, c)
+	// Give up once failures are more than noise.
+	held, failed, first := dialAll(ctx, n, 256, max(100, n/100), func(ctx context.Context, i int) (net.Conn, error) {
+		from := net.IPv4(127, 0, 0, src+byte(i%sources))
+		if wsPath != "" {
+			return openWS(ctx, addr, wsPath, from)
 		}
-	}
-	return held, idleOpen{errors: int(failed.Load()), first: firstErr, sources: sources}
+		return openOne(ctx, addr, from)
+	})
+	return held, idleOpen{errors: failed, first: first, sources: sources}
 }
 
 // openOne dials from src and makes the connection keep-alive with one

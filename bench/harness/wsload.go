@@ -122,38 +122,10 @@ func runWSLoad(ctx context.Context, url string, conns int, d time.Duration) (wrk
 // dialWS opens n connections, wsDialers at a time, and returns those that
 // opened, the number that failed and the first failure.
 func dialWS(ctx context.Context, url string, n int) ([]*websocket.Conn, int, string) {
-	conns := make([]*websocket.Conn, n)
-	var next, failed atomic.Int64
-	var once sync.Once
-	var first string
-	var wg sync.WaitGroup
-	for range min(n, wsDialers) {
-		wg.Add(1)
-		go func() {
-			defer wg.Done()
-			for ctx.Err() == nil {
-				i := int(next.Add(1)) - 1
-				if i >= n {
-					return
-				}
-				c, _, err := wsDialer.DialContext(ctx, url, nil)
-				if err != nil {
-					failed.Add(1)
-					once.Do(func() { first = err.Error() })
-					continue
-				}
-				conns[i] = c
-			}
-		}()
-	}
-	wg.Wait()
-	open := conns[:0]
-	for _, c := range conns {
-		if c != nil {
-			open = append(open, c)
-		}
-	}
-	return open, int(failed.Load()), first
+	return dialAll(ctx, n, wsDialers, n, func(ctx context.Context, _ int) (*websocket.Conn, error) {
+		c, _, err := wsDialer.DialContext(ctx, url, nil)
+		return c, err
+	})
 }
 
 // readMessage reads the next whole message into buf, without the

@@ -17,12 +17,61 @@ import (
 	"time"
 )
 
-func TestReloadUnderLoad(t *testing.T) {
-	t.Parallel()
-	wrk, err := exec.LookPath("wrk")
+// waitServing waits until g logs an access line after mark: requests are
+// flowing through it.
+func waitServing(t *testing.T, g *gateway, mark int) {
+	t.Helper()
+	g.waitFrom(t, mark, "a request served", startTimeout, func(l string) bool { return strings.Contains(l, "msg=access") })
+}
+
+// wrkRun is wrk loading the gateway for 6 s at 16 connections.
+type wrkRun struct {
+	cmd *exec.Cmd
+	out strings.Builder
+}
+
+func startWrk(t *testing.T, url string) *wrkRun {
+	t.Helper()
+	bin, err := exec.LookPath("wrk")
 	if err != nil {
 		t.Fatalf("wrk not installed (run make deps): %v", err)
 	}
+	w := &wrkRun{cmd: exec.Command(bin, "-t2", "-c16", "-d6s", url)}
+	w.cmd.Stdout, w.cmd.Stderr = &w.out, &w.out
+	if err := w.cmd.Start(); err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { w.cmd.Process.Kill(); w.cmd.Wait() })
+	return w
+}
+
+var wrkRequests = regexp.MustCompile(`(\d+) requests in`)
+
+// clean waits for wrk and fails the test unless every request got a 2xx
+// (no socket error, no other status) and the load was real (1000 requests
+// at least); it returns the count. during says what happened meanwhile.
+func (w *wrkRun) clean(t *testing.T, during string) int {
+	t.Helper()
+	if err := w.cmd.Wait(); err != nil {
+		t.Fatalf("wrk: %v\n%s", err, w.out.String())
+	}
+	res := w.out.String()
+	if strings.Contains(res, "Socket errors") || strings.Contains(res, "Non-2xx") {
+		t.Fatalf("errors under load with %s:\n%s", during, res)
+	}
+	m := wrkRequests.FindStringSubmatch(res)
+	n := 0
+	if m != nil {
+		n, _ = strconv.Atoi(m[1])
+	}
+	if n < 1000 {
+		t.Fatalf("only %d requests under load with %s:\n%s", n, during, res)
+	}
+	return n
+}
+
+func TestReloadUnderLoad(t *testing.T) {
+	t.Parallel()
 	ep := ipcURL(t, "reload")
 	startWorker(t, "--bind", ep)
 	// Two versions: the second adds a route and changes the root route's
@@ -34,13 +83,7 @@ func TestReloadUnderLoad(t *testing.T) {
 	g := startGateway(t, "--config", cfg)
 	g.waitConnected(t, 0, ep)
 
-	load := exec.Command(wrk, "-t2", "-c16", "-d6s", g.url+"/hello")
-	out := &strings.Builder{}
-	load.Stdout, load.Stderr = out, out
-	if err := load.Start(); err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { load.Process.Kill(); load.Wait() })
+	load := startWrk(t, g.url+"/hello")
 
 	reloads := 0
 	reload := func(content string) {
@@ -72,22 +115,9 @@ func TestReloadUnderLoad(t *testing.T) {
 				return strings.Contains(l, `msg="reload refused, the running configuration stays"`) && strings.Contains(l, `must start with`)
 			})
 		}
-		time.Sleep(200 * time.Millisecond) // a reload every ~0.2 s while wrk runs
+		waitServing(t, g, g.out.len()) // requests flow through the new table before the next reload
 	}
-	if err := load.Wait(); err != nil {
-		t.Fatalf("wrk: %v\n%s", err, out)
-	}
-	res := out.String()
-	if strings.Contains(res, "Socket errors") || strings.Contains(res, "Non-2xx") {
-		t.Fatalf("errors under %d reloads:\n%s", reloads, res)
-	}
-	m := regexp.MustCompile(`(\d+) requests in`).FindStringSubmatch(res)
-	if m == nil {
-		t.Fatalf("wrk output:\n%s", res)
-	}
-	if n, _ := strconv.Atoi(m[1]); n < 1000 {
-		t.Fatalf("only %d requests under load:\n%s", n, res)
-	}
+	n := load.clean(t, fmt.Sprintf("%d reloads", reloads))
 	// Still serving after it all.
 	resp, err := http.Get(g.url + "/extra/hello")
 	if err != nil {
@@ -97,7 +127,7 @@ func TestReloadUnderLoad(t *testing.T) {
 	if resp.StatusCode != 200 {
 		t.Fatalf("/extra/ answered %d after the reloads", resp.StatusCode)
 	}
-	t.Logf("%d reloads under load: %s", reloads, m[0])
+	t.Logf("%d reloads under load, %d requests, none failed", reloads, n)
 }
 
 // TestAccessLog: a request leaves one access line with what an operator
@@ -136,10 +166,6 @@ func TestAccessLog(t *testing.T) {
 // gateway, which stops sending it new requests.
 func TestRollingRestart(t *testing.T) {
 	t.Parallel()
-	wrk, err := exec.LookPath("wrk")
-	if err != nil {
-		t.Fatalf("wrk not installed (run make deps): %v", err)
-	}
 	for _, mode := range []string{"dial", "listen"} {
 		t.Run(mode, func(t *testing.T) {
 			var g *gateway
@@ -174,13 +200,7 @@ func TestRollingRestart(t *testing.T) {
 					return strings.Contains(l, `msg="worker connected"`) && hasField(l, "workers", "2")
 				})
 			}
-			load := exec.Command(wrk, "-t2", "-c16", "-d6s", g.url+"/hello")
-			out := &strings.Builder{}
-			load.Stdout, load.Stderr = out, out
-			if err := load.Start(); err != nil {
-				t.Fatal(err)
-			}
-			t.Cleanup(func() { load.Process.Kill(); load.Wait() })
+			load := startWrk(t, g.url+"/hello")
 			stop := func(p *proc) {
 				t.Helper()
 				p.cmd.Process.Signal(syscall.SIGTERM)
@@ -206,12 +226,9 @@ func TestRollingRestart(t *testing.T) {
 				}
 				connected(mark, i)
 			}
-			if err := load.Wait(); err != nil {
-				t.Fatalf("wrk: %v\n%s", err, out)
-			}
-			res := out.String()
-			if strings.Contains(res, "Socket errors") || strings.Contains(res, "Non-2xx") || restarts < 2 {
-				t.Fatalf("%d restarts under load:\n%s", restarts, res)
+			load.clean(t, fmt.Sprintf("%d restarts", restarts))
+			if restarts < 2 {
+				t.Fatalf("only %d restarts", restarts)
 			}
 			t.Logf("%s: %d worker restarts under load, no request lost", mode, restarts)
 		})
@@ -223,10 +240,6 @@ func TestRollingRestart(t *testing.T) {
 // refused or reset, no request fails, and each old gateway exits.
 func TestUpgradeUnderLoad(t *testing.T) {
 	t.Parallel()
-	wrk, err := exec.LookPath("wrk")
-	if err != nil {
-		t.Fatalf("wrk not installed (run make deps): %v", err)
-	}
 	ep := ipcURL(t, "upgrade")
 	startWorker(t, "--bind", ep)
 	cfg := writeFile(t, "nanogate.toml", fmt.Sprintf(`
@@ -245,16 +258,10 @@ endpoints = [%q]
 	g := startGateway(t, "--config", cfg)
 	g.waitConnected(t, 0, ep)
 	upgradeReady(g)
-	load := exec.Command(wrk, "-t2", "-c16", "-d6s", g.url+"/hello")
-	out := &strings.Builder{}
-	load.Stdout, load.Stderr = out, out
-	if err := load.Start(); err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { load.Process.Kill(); load.Wait() })
+	load := startWrk(t, g.url+"/hello")
 	upgrades := 0
 	for deadline := time.Now().Add(4 * time.Second); time.Now().Before(deadline) && upgrades < 8; upgrades++ {
-		time.Sleep(300 * time.Millisecond) // wrk runs on each gateway a while (pacing, not a wait for an event)
+		waitServing(t, g, g.out.len()) // the gateway in charge takes requests before the next upgrade
 		next := startGateway(t, "--config", cfg)
 		if next.addr != g.addr {
 			t.Fatalf("the new gateway listens on %s, not on the inherited %s", next.addr, g.addr)
@@ -270,12 +277,9 @@ endpoints = [%q]
 		upgradeReady(next)
 		g = next
 	}
-	if err := load.Wait(); err != nil {
-		t.Fatalf("wrk: %v\n%s", err, out)
-	}
-	res := out.String()
-	if strings.Contains(res, "Socket errors") || strings.Contains(res, "Non-2xx") || upgrades < 5 {
-		t.Fatalf("%d upgrades under load:\n%s", upgrades, res)
+	load.clean(t, fmt.Sprintf("%d upgrades", upgrades))
+	if upgrades < 5 {
+		t.Fatalf("only %d upgrades", upgrades)
 	}
 	t.Logf("%d gateway upgrades under load, no request lost", upgrades)
 }

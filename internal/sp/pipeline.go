@@ -383,18 +383,3 @@ func (p *Pull) Close() error {
 	p.l.close()
 	return nil
 }
-
-// Addr is the bound address of a listening Pull or Push (useful with port
-// 0), or "".
-func (l *linker) boundAddr() string {
-	if l.ln == nil {
-		return ""
-	}
-	return l.ln.Addr().String()
-}
-
-// Addr is the address a listening Pull is bound to, or "".
-func (p *Pull) Addr() string { return p.l.boundAddr() }
-
-// Addr is the address a listening Push is bound to, or "".
-func (p *Push) Addr() string { return p.l.boundAddr() }

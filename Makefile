@@ -10,8 +10,12 @@ DEMO_SOCK ?= /tmp/nanogate-demo.sock
 # Real peers the tests talk to: libnanomsg for the C workers, nanocat and
 # nngcat as raw nanomsg peers, a C compiler, curl, Python's websockets
 # client (Debian's, seen by /usr/bin/python3) and headless Chromium for the
-# streaming and WebSocket tests, wrk for the reload-under-load test.
-TEST_PKGS  := gcc libc6-dev libnanomsg-dev nanomsg-utils nng-utils curl wrk python3 python3-websockets chromium
+# streaming and WebSocket tests, wrk for the reload-under-load test;
+# libzmq (cgo, package internal/zmq) with python3-zmq for the BlastBeat and
+# Condure peers; Flask, Django and Starlette for the Python SDK's apps, and
+# Node.js (its npm fetches Express) for the Node SDK.
+TEST_PKGS  := gcc libc6-dev pkg-config libnanomsg-dev nanomsg-utils nng-utils curl wrk python3 python3-websockets chromium \
+	libzmq3-dev python3-zmq python3-flask python3-django python3-starlette nodejs
 # Contenders and load generator for `make bench` (bench/README.md), and the
 # compiler for the mod_nano-style C worker.
 BENCH_PKGS := wrk nginx apache2 libnanomsg-dev gcc libc6-dev

@@ -2,7 +2,8 @@
 // checks each request, finds its route (package gateway), and either
 // encodes it with package session, hands it to the route's Upstream and
 // writes the worker's reply back (format http, handler.go), or relays it
-// as session frames through the route's hub.Pool: streamed responses and
+// as session frames through the route's Streams (hub.Pool, or a ZeroMQ
+// back end): streamed responses and
 // uploads (stream.go, body.go) and WebSocket (websocket.go).
 //
 // Request path of format http, top to bottom (handler.go): framing checks,

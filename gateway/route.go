@@ -18,6 +18,13 @@ type Upstream interface {
 	RoundTrip(dst, msg []byte, safe bool) ([]byte, error)
 }
 
+// Streams opens streams of session frames: hub.Pool over nanomsg PUSH
+// pipes is one; ZeroMQ back ends (BlastBeat nodes, ZHTTP handlers) are
+// others, each a hub.Picker over its own transport.
+type Streams interface {
+	Open(sid [16]byte, num uint32) (*hub.Stream, error)
+}
+
 // Route maps a host and a path to an Upstream (format http) or to Streams
 // (format frames).
 type Route struct {
@@ -33,7 +40,7 @@ type Route struct {
 	// Streams, when set, makes the route one of format frames: requests
 	// become streams of session frames (docs/PROTOCOL.md) instead of
 	// Upstream round trips, and the session id is always sent.
-	Streams *hub.Pool
+	Streams Streams
 	// Timeout bounds the wait for a stream's response head; zero: 30s.
 	Timeout time.Duration
 	// StreamIdle ends a stream with no frame for this long; zero: 60s.

@@ -44,7 +44,7 @@ const (
 
 // Config shapes a Hub.
 type Config struct {
-	Inbound     string       // tcp:// or ipc:// address to bind the PULL socket on; required
+	Inbound     string       // tcp:// or ipc:// address to bind the PULL socket on; zero: none (frames arrive only through Deliver)
 	MaxRecvSize int          // largest frame accepted; zero: 64 MiB
 	Logger      *slog.Logger // zero: slog.Default()
 }
@@ -83,6 +83,9 @@ func New(c Config) (*Hub, error) {
 	for i := range h.shards {
 		h.shards[i].m = make(map[[16]byte]*Stream)
 	}
+	if c.Inbound == "" {
+		return h, nil
+	}
 	pull, err := sp.NewPull(sp.LinkConfig{URL: c.Inbound, Listen: true, MaxRecvSize: c.MaxRecvSize, Logger: h.log}, h.deliver)
 	if err != nil {
 		return nil, err
@@ -91,8 +94,14 @@ func New(c Config) (*Hub, error) {
 	return h, nil
 }
 
-// Close stops the inbound socket; streams still open see no more frames.
-func (h *Hub) Close() error { return h.pull.Close() }
+// Close stops the inbound socket; streams still open see no more frames
+// from it.
+func (h *Hub) Close() error {
+	if h.pull == nil {
+		return nil
+	}
+	return h.pull.Close()
+}
 
 // Drops reports the frames dropped so far, by reason.
 func (h *Hub) Drops() map[string]uint64 {
@@ -121,9 +130,22 @@ func (h *Hub) shard(sid [16]byte) *shard { return &h.shards[sid[0]%64] }
 func (h *Hub) deliver(msg []byte) {
 	f, err := frames.Parse(msg)
 	if err != nil {
-		h.drop(dropMalformed, err.Error())
+		h.Malformed(err.Error())
 		return
 	}
+	h.Deliver(f)
+}
+
+// Malformed counts a message from a worker that is not a frame (detail
+// says why, for the rate-limited log line).
+func (h *Hub) Malformed(detail string) { h.drop(dropMalformed, detail) }
+
+// Deliver hands a frame from a worker, or any process, to its stream: the
+// hub's own inbound socket does, and so do other transports (a BlastBeat
+// ROUTER, ZHTTP sockets). A frame for an unknown session or an ended
+// stream is dropped and counted; a ping is answered with a pong on the
+// stream's worker. f.Body is copied; the caller keeps it.
+func (h *Hub) Deliver(f frames.Frame) {
 	sh := h.shard(f.SID)
 	sh.mu.Lock()
 	st := sh.m[f.SID]

@@ -62,27 +62,21 @@ func (h *Hub) NewPool(c PoolConfig) (*Pool, error) {
 }
 
 // Open starts stream num of session sid on the least loaded worker of the
-// best priority group that has one, and registers it, so that frames for
-// it are delivered from now on. The caller must Close the stream.
-func (p *Pool) Open(sid [16]byte, num uint32) (*Stream, error) {
-	peer := p.pick(nil)
-	if peer == nil {
-		return nil, ErrNoWorker
-	}
-	peer.Pin(1)
-	st := &Stream{SID: sid, Num: num, hub: p.hub, pool: p, peer: peer, wake: make(chan struct{}, 1)}
-	p.hub.register(st)
-	return st, nil
-}
+// best priority group that has one (Hub.Open).
+func (p *Pool) Open(sid [16]byte, num uint32) (*Stream, error) { return p.hub.Open(p, sid, num) }
 
-// pick returns the worker connection with the fewest streams in the first
+// Pick returns the worker connection with the fewest streams in the first
 // group that has one, never skip, or nil.
-func (p *Pool) pick(skip *sp.Peer) *sp.Peer {
+func (p *Pool) Pick(skip Worker) Worker {
+	var not *sp.Peer
+	if w, ok := skip.(pushWorker); ok {
+		not = w.Peer
+	}
 	for _, g := range p.groups {
 		var best *sp.Peer
 		for _, push := range g {
-			pe := push.PickExcept(skip)
-			if pe == nil || pe == skip {
+			pe := push.PickExcept(not)
+			if pe == nil || pe == not {
 				continue
 			}
 			if best == nil || pe.Load() < best.Load() {
@@ -90,7 +84,7 @@ func (p *Pool) pick(skip *sp.Peer) *sp.Peer {
 			}
 		}
 		if best != nil {
-			return best
+			return pushWorker{best}
 		}
 	}
 	return nil

@@ -5,7 +5,6 @@ import (
 	"time"
 
 	"github.com/nanogate/nanogate/internal/pieces"
-	"github.com/nanogate/nanogate/internal/sp"
 	"github.com/nanogate/nanogate/protocol/frames"
 )
 
@@ -23,9 +22,9 @@ type Stream struct {
 	SID [16]byte
 	Num uint32
 
-	hub  *Hub
-	pool *Pool
-	peer *sp.Peer
+	hub    *Hub
+	picker Picker // for Retry
+	worker Worker
 
 	mu     sync.Mutex
 	q      []item // frames from the worker; q[head:] not yet taken
@@ -58,9 +57,7 @@ type item struct {
 // connection has 512 KiB queued (the transport's back-pressure), and fails
 // with ErrWorkerLost once that connection has ended.
 func (s *Stream) Send(t frames.Type, body []byte) error {
-	var b [64]byte
-	hdr := frames.AppendHeader(b[:0], s.SID, t, s.Num)
-	if s.peer.Send(hdr, body) != nil {
+	if s.worker.Send(s.SID, s.Num, t, body) != nil {
 		return ErrWorkerLost
 	}
 	return nil
@@ -105,7 +102,7 @@ func (s *Stream) Next(idle time.Duration) (frames.Type, []byte, error) {
 		}
 		select {
 		case <-s.wake:
-		case <-s.peer.Done():
+		case <-s.worker.Done():
 			lost = true // one more look at the queue first
 		case <-s.timer.C:
 			return 0, nil, ErrIdle
@@ -192,7 +189,7 @@ func (s *Stream) Close(end bool) {
 	if end {
 		s.Send(frames.End, nil)
 	}
-	s.peer.Pin(-1)
+	s.worker.Pin(-1)
 	if s.timer != nil {
 		s.timer.Stop()
 	}
@@ -202,12 +199,12 @@ func (s *Stream) Close(end bool) {
 // retry frame; the caller sends the request again. It fails with
 // ErrNoWorker when no other worker is connected.
 func (s *Stream) Retry() error {
-	peer := s.pool.pick(s.peer)
-	if peer == nil {
+	w := s.picker.Pick(s.worker)
+	if w == nil {
 		return ErrNoWorker
 	}
-	peer.Pin(1)
-	s.peer.Pin(-1)
-	s.peer = peer
+	w.Pin(1)
+	s.worker.Pin(-1)
+	s.worker = w
 	return nil
 }

@@ -1,0 +1,55 @@
+package hub
+
+import (
+	"github.com/nanogate/nanogate/internal/sp"
+	"github.com/nanogate/nanogate/protocol/frames"
+)
+
+// Worker is what a stream is pinned to: one connection to one worker
+// process. A PUSH pipe to a worker (Pool, here) is one; a BlastBeat node on
+// a ZeroMQ ROUTER or a ZHTTP handler is another. The hub keeps the
+// registry and each stream's queue; a Worker only carries frames out.
+type Worker interface {
+	// Send sends one frame of stream num of session sid. It waits for the
+	// transport's back-pressure, and fails once the worker is gone.
+	Send(sid [16]byte, num uint32, t frames.Type, body []byte) error
+	// Done is closed when the worker is gone: its streams end with
+	// ErrWorkerLost once their queued frames are read.
+	Done() <-chan struct{}
+	// Pin adds delta to the streams pinned to the worker; Load reads it,
+	// for picking the least loaded.
+	Pin(delta int)
+	Load() int
+}
+
+// Picker chooses the worker of a new stream: never skip (the one a retry
+// leaves), nil when no worker is connected.
+type Picker interface {
+	Pick(skip Worker) Worker
+}
+
+// Open starts stream num of session sid on the worker p picks and
+// registers it, so that frames for it are delivered from now on. The
+// caller must Close the stream.
+func (h *Hub) Open(p Picker, sid [16]byte, num uint32) (*Stream, error) {
+	w := p.Pick(nil)
+	if w == nil {
+		return nil, ErrNoWorker
+	}
+	w.Pin(1)
+	st := &Stream{SID: sid, Num: num, hub: h, picker: p, worker: w, wake: make(chan struct{}, 1)}
+	h.register(st)
+	return st, nil
+}
+
+// pushWorker is a PUSH pipe to a worker process (package sp). A struct of
+// one pointer: storing it in a Worker allocates nothing.
+type pushWorker struct{ *sp.Peer }
+
+func (w pushWorker) Send(sid [16]byte, num uint32, t frames.Type, body []byte) error {
+	var b [64]byte
+	return w.Peer.Send(frames.AppendHeader(b[:0], sid, t, num), body)
+}
+
+func (w pushWorker) Pin(delta int) { w.Peer.Pin(int32(delta)) }
+func (w pushWorker) Load() int     { return int(w.Peer.Load()) }

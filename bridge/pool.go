@@ -17,6 +17,7 @@ type Config struct {
 	MaxReplyBytes   int           // larger replies close the connection (502); zero: 64 MiB
 	RetryIdempotent bool          // retry an idempotent request once when its worker is lost; zero: never resend
 	Health          Health        // ejection of failing endpoints; zero: see Health
+	Probe           Probe         // active health checks; zero: none
 	// Check tells a reply from garbage, for Health (the pool itself knows
 	// no format): cmd/nanogate gives the http format's status line test.
 	// Zero: every reply is good.
@@ -57,6 +58,7 @@ type Pool struct {
 	health  Health
 	check   func([]byte) bool
 	ejected atomic.Int32 // endpoints ejected now: while zero, pick reads no clock
+	probes  *prober      // nil without active checks
 	log     *slog.Logger
 }
 
@@ -87,6 +89,7 @@ func NewPool(c Config) (*Pool, error) {
 		g := len(p.groups) - 1
 		p.groups[g] = append(p.groups[g], ep)
 	}
+	p.startProbes(c.Probe)
 	return p, nil
 }
 
@@ -219,6 +222,7 @@ func (p *Pool) Stats() []EndpointStats {
 
 // Close closes every socket; requests in flight end with ErrClosed.
 func (p *Pool) Close() error {
+	p.stopProbes()
 	var errs []error
 	for _, g := range p.groups {
 		for _, ep := range g {

@@ -202,6 +202,13 @@ type Route struct {
 	EjectTime time.Duration
 	// EjectMaxTime caps an ejection. Zero: 30s.
 	EjectMaxTime time.Duration
+	// HealthPath is a path the worker answers with a 2xx while healthy:
+	// each endpoint gets GET HealthPath every HealthInterval (active
+	// health checks; format http). Zero: none, passive ejection only.
+	HealthPath string
+	// HealthInterval is the time between probes of one endpoint. Zero: 5s
+	// when HealthPath is set.
+	HealthInterval time.Duration
 	// Format is FormatHTTP or FormatFrames. Zero: FormatHTTP.
 	Format string
 	// WebSocket accepts WebSocket upgrades on the route; it needs
@@ -359,6 +366,9 @@ func (r *Route) setDefaults() {
 	}
 	if r.EjectMaxTime == 0 {
 		r.EjectMaxTime = 30 * time.Second
+	}
+	if r.HealthInterval == 0 && r.HealthPath != "" {
+		r.HealthInterval = 5 * time.Second
 	}
 	if r.StreamIdleTimeout == 0 {
 		r.StreamIdleTimeout = defaultStreamIdle

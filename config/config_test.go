@@ -24,19 +24,19 @@ func TestExample(t *testing.T) {
 		t.Errorf("example server/log = %+v %+v, want the defaults %+v %+v", c.Server, c.Log, d.Server, d.Log)
 	}
 	want := []Route{{
-		Name: "api", Path: "/api/", Timeout: 30 * time.Second, Contexts: 64, MaxReplyBytes: 64 << 20, Format: FormatHTTP, StreamIdleTimeout: time.Minute, MaxMessageBytes: 1 << 20, EjectFailures: 5, EjectTime: time.Second, EjectMaxTime: 30 * time.Second, Line: 43,
+		Name: "api", Path: "/api/", Timeout: 30 * time.Second, Contexts: 64, MaxReplyBytes: 64 << 20, Format: FormatHTTP, StreamIdleTimeout: time.Minute, MaxMessageBytes: 1 << 20, EjectFailures: 5, EjectTime: time.Second, EjectMaxTime: 30 * time.Second, HealthInterval: 5 * time.Second, Line: 43,
 		Endpoints: []Endpoint{{URL: "ipc:///tmp/nanogate-api.sock"}, {URL: "tcp://*:5555", Listen: true, Priority: 1},
 			{URL: "tls+tcp://10.0.0.5:5557", Priority: 1}},
 	}, {
-		Name: "static.example.com/", Host: "static.example.com", Path: "/", Timeout: 30 * time.Second, Contexts: 64, MaxReplyBytes: 64 << 20, Format: FormatHTTP, StreamIdleTimeout: time.Minute, MaxMessageBytes: 1 << 20, EjectFailures: 5, EjectTime: time.Second, EjectMaxTime: 30 * time.Second, Line: 82,
+		Name: "static.example.com/", Host: "static.example.com", Path: "/", Timeout: 30 * time.Second, Contexts: 64, MaxReplyBytes: 64 << 20, Format: FormatHTTP, StreamIdleTimeout: time.Minute, MaxMessageBytes: 1 << 20, EjectFailures: 5, EjectTime: time.Second, EjectMaxTime: 30 * time.Second, Line: 84,
 		Endpoints: []Endpoint{{URL: "ipc:///tmp/nanogate-static-1.sock"}, {URL: "ipc:///tmp/nanogate-static-2.sock"}},
 	}, {
 		Name: "~^/v[12]/users/[0-9]+$", Regex: "^/v[12]/users/[0-9]+$", Timeout: 30 * time.Second, Contexts: 64, MaxReplyBytes: 64 << 20, Format: FormatHTTP, StreamIdleTimeout: time.Minute, MaxMessageBytes: 1 << 20, EjectFailures: 5, EjectTime: time.Second, EjectMaxTime: 30 * time.Second,
-		Compat: CompatModNano, NoForwardedHeaders: true, Line: 86,
+		Compat: CompatModNano, NoForwardedHeaders: true, Line: 88,
 		Endpoints: []Endpoint{{URL: "tcp://127.0.0.1:5556"}},
 	}, {
 		Name: "/live/", Path: "/live/", Timeout: 30 * time.Second, Contexts: 64, MaxReplyBytes: 64 << 20, Format: FormatFrames, EjectFailures: 5, EjectTime: time.Second, EjectMaxTime: 30 * time.Second,
-		WebSocket: true, Origins: []string{"https://example.com"}, StreamIdleTimeout: time.Minute, MaxMessageBytes: 1 << 20, Line: 94,
+		WebSocket: true, Origins: []string{"https://example.com"}, StreamIdleTimeout: time.Minute, MaxMessageBytes: 1 << 20, Line: 96,
 		Endpoints: []Endpoint{{URL: "ipc:///tmp/nanogate-live.sock"}},
 	}}
 	if !reflect.DeepEqual(c.Routes, want) {

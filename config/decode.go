@@ -129,7 +129,7 @@ func (d decoder) route(path string, m map[string]any) Route {
 	d.keys(path, m, "name", "host", "path", "regex", "timeout", "contexts",
 		"max_reply_bytes", "retry_idempotent", "compat", "forwarded_headers",
 		"format", "websocket", "origins", "stream_idle_timeout", "max_message_bytes",
-		"eject", "eject_failures", "eject_time", "eject_max_time",
+		"eject", "eject_failures", "eject_time", "eject_max_time", "health_path", "health_interval",
 		"endpoint", "endpoints")
 	r := Route{Line: d.ix.lines[path]}
 	r.Name, _ = d.str(m, path, "name")
@@ -163,6 +163,8 @@ func (d decoder) route(path string, m map[string]any) Route {
 	}
 	r.EjectTime, _ = d.duration(m, path, "eject_time")
 	r.EjectMaxTime, _ = d.duration(m, path, "eject_max_time")
+	r.HealthPath, _ = d.str(m, path, "health_path")
+	r.HealthInterval, _ = d.duration(m, path, "health_interval")
 	r.Format, _ = d.str(m, path, "format")
 	r.WebSocket, _ = d.boolean(m, path, "websocket")
 	r.Origins = d.strs(m, path, "origins")

@@ -151,6 +151,15 @@ func checkRoute(p *problems, path string, r *Route) {
 	positive(p, join(path, "eject_failures"), r.EjectFailures)
 	positive(p, join(path, "eject_time"), r.EjectTime)
 	positive(p, join(path, "eject_max_time"), r.EjectMaxTime)
+	if r.HealthPath != "" {
+		positive(p, join(path, "health_interval"), r.HealthInterval)
+		switch {
+		case r.HealthPath[0] != '/' || strings.ContainsAny(r.HealthPath, " \t\r\n"):
+			p.addf(join(path, "health_path"), "%q is not a path (want one starting with \"/\", without spaces, as in \"/healthz\")", r.HealthPath)
+		case r.Format == FormatFrames:
+			p.addf(join(path, "health_path"), `active checks need format = "http" (a frames worker answers on another socket)`)
+		}
+	}
 	positive(p, join(path, "max_message_bytes"), r.MaxMessageBytes)
 	for j, o := range r.Origins {
 		if o != "*" && !strings.Contains(o, "://") {

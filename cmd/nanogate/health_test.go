@@ -72,3 +72,38 @@ endpoints = [%q, %q, %q]
 		}
 	}
 }
+
+// TestActiveHealthCheck: a worker that is connected but stuck is ejected by
+// the route's health probes before any client request reaches it, so no
+// client waits for its timeout.
+func TestActiveHealthCheck(t *testing.T) {
+	t.Parallel()
+	good, stuck := ipcURL(t, "good"), ipcURL(t, "stuck")
+	startWorker(t, "--bind", good)
+	startWorker(t, "--bind", stuck, "--mode", "silent")
+	cfg := writeFile(t, "nanogate.toml", fmt.Sprintf(`
+[[route]]
+path = "/"
+timeout = "300ms"
+eject_failures = 2
+eject_time = "30s"
+health_path = "/status/200"
+health_interval = "100ms"
+endpoints = [%q, %q]
+`, good, stuck))
+	g := startGateway(t, "--config", cfg)
+	g.waitFrom(t, 0, "the stuck worker ejected by its probes", 10*time.Second, func(l string) bool {
+		return strings.Contains(l, `msg="endpoint ejected"`) && hasField(l, "endpoint", stuck)
+	})
+	c := newClient(t)
+	for i := range 30 {
+		resp, err := c.Get(g.url + "/hello")
+		if err != nil {
+			t.Fatal(err)
+		}
+		resp.Body.Close()
+		if resp.StatusCode != 200 { // the stuck worker would have made it a 504
+			t.Fatalf("request %d: %d, want 200 from the healthy worker", i, resp.StatusCode)
+		}
+	}
+}

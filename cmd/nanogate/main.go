@@ -363,6 +363,28 @@ func serve(cfg *config.Config, log *slog.Logger, reload func() (*config.Config, 
 // or less when the whole shutdown has less.
 func drainFor(shutdown time.Duration) time.Duration { return min(time.Second, shutdown/2) }
 
+// healthProbe is the request of a route's active health checks, in the
+// http format: GET health_path, with the route's host when it names one.
+func healthProbe(r config.Route) []byte {
+	host := r.Host
+	if host == "" {
+		host = "localhost"
+	}
+	return session.AppendRequest(nil, &session.Request{
+		Method: []byte("GET"), URI: []byte(r.HealthPath), Proto: []byte("HTTP/1.1"),
+		Header:    []byte("Host: " + host + "\r\nUser-Agent: nanogate-health-check\r\n"),
+		Forward:   !r.NoForwardedHeaders && r.Compat != config.CompatModNano,
+		ClientIP:  []byte("127.0.0.1"),
+		RequestID: []byte("health-check"),
+	})
+}
+
+// healthyReply: a probe passes with a 2xx reply.
+func healthyReply(reply []byte) bool {
+	var resp session.Response
+	return resp.Parse(reply, false) == nil && resp.Status >= 200 && resp.Status < 300
+}
+
 func poolConfig(r config.Route, log *slog.Logger) (bridge.Config, error) {
 	c := bridge.Config{
 		Name:            r.Name,
@@ -376,6 +398,9 @@ func poolConfig(r config.Route, log *slog.Logger) (bridge.Config, error) {
 	}
 	if r.NoEject {
 		c.Health.Failures = -1
+	}
+	if r.HealthPath != "" {
+		c.Probe = bridge.Probe{Msg: healthProbe(r), OK: healthyReply, Interval: r.HealthInterval}
 	}
 	for _, e := range r.Endpoints {
 		tlsConfig, err := e.LoadTLS()

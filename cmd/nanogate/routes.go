@@ -79,8 +79,8 @@ func poolKey(r config.Route) string {
 	if r.Format == config.FormatFrames {
 		return fmt.Sprintf("frames %v", r.Endpoints)
 	}
-	return fmt.Sprintf("http %v %v %d %d %v %v %d %v %v", r.Endpoints, r.Timeout, r.Contexts, r.MaxReplyBytes,
-		r.RetryIdempotent, r.NoEject, r.EjectFailures, r.EjectTime, r.EjectMaxTime)
+	return fmt.Sprintf("http %v %v %d %d %v %v %d %v %v %q %v %q", r.Endpoints, r.Timeout, r.Contexts, r.MaxReplyBytes,
+		r.RetryIdempotent, r.NoEject, r.EjectFailures, r.EjectTime, r.EjectMaxTime, r.HealthPath, r.HealthInterval, r.Host)
 }
 
 // build makes the routes of cfg, reusing the pools that exist for the same

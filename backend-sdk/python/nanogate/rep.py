@@ -130,19 +130,19 @@ class RepServer:
 
     def _serve_conn(self, s, addr):
         cn = sp.Conn(s, addr.ipc, self.max_recv)
-        try:
-            cn.handshake(sp.PROTO_REP, sp.PROTO_REQ)
-        except (OSError, sp.ProtocolError) as e:
-            log.warning("nanogate: handshake with a peer on %s failed: %s", addr.url, e)
-            cn.close()
-            return
-        with self._mu:
+        with self._mu:  # before the handshake, so that close can wake it
             if self._stopping:
                 cn.close()
                 return
             self._conns.add(cn)
-        log.info("nanogate: gateway connected on %s", addr.url)
         try:
+            try:
+                cn.handshake(sp.PROTO_REP, sp.PROTO_REQ)
+            except (OSError, sp.ProtocolError) as e:
+                if not self._stopping:
+                    log.warning("nanogate: handshake with a peer on %s failed: %s", addr.url, e)
+                return
+            log.info("nanogate: gateway connected on %s", addr.url)
             self._read(cn)
         except (OSError, ValueError, sp.ProtocolError) as e:
             if not self._stopping:
@@ -204,7 +204,7 @@ class RepServer:
         without a request, then stop reading, finish the requests taken,
         and close. Blocks until done."""
         with self._mu:
-            conns = list(self._conns)
+            conns = [cn for cn in self._conns if cn.ready]
         for cn in conns:
             self._reply(cn, sp.DRAIN_HEADER, sp.DRAIN_BODY)
         if conns:

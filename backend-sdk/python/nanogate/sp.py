@@ -178,6 +178,7 @@ class Conn:
         self._r = None
         self._wlock = threading.Lock()
         self.closed = False
+        self.ready = False  # handshake done: messages may be sent
 
     def handshake(self, self_proto, peer_proto, timeout=HANDSHAKE_TIMEOUT):
         self.sock.settimeout(timeout)
@@ -191,6 +192,7 @@ class Conn:
         check_header(h, peer_proto)
         self.sock.settimeout(None)
         self._r = self.sock.makefile("rb", buffering=65536)
+        self.ready = True
 
     def recv(self):
         """The next message's payload, or None when the peer closed."""

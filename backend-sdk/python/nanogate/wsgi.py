@@ -83,7 +83,12 @@ class WSGIHandler:
             return _BAD_REQUEST
         env = self.environ(req)
         try:
-            return self.run(env, req.method == "HEAD")
+            reply = self.run(env, req.method == "HEAD")
+            if reply[9] == 53:  # "5": a framework that caught its own exception still gets its line
+                log.warning("nanogate-wsgi: %s request_id=%s method=%s uri=%s",
+                            reply[9:reply.index(b"\r")].decode("latin-1"),
+                            env.get("HTTP_X_REQUEST_ID", ""), req.method, req.target)
+            return reply
         except Exception:
             log.exception("nanogate-wsgi: exception serving request request_id=%s method=%s uri=%s",
                           env.get("HTTP_X_REQUEST_ID", ""), req.method, req.target)

@@ -72,6 +72,7 @@ sdk-deps:
 	@true
 test-sdks:
 	@true
+	$(MAKE) -C backend-sdk/c test
 
 test-short: vet
 	$(GO) test -count=1 -short ./...

@@ -467,7 +467,10 @@ static void fail_reply(ng_response *w, int code, ng_str request_id)
     response_reset(w);
     ng_set_status(w, code, NULL);
     ng_add_header(w, "Content-Type", "text/plain; charset=utf-8");
-    ng_printf(w, "%d %s (request %.*s)\n", code, reason_of(code), QUOTE(request_id));
+    if (request_id.ptr != NULL)
+        ng_printf(w, "%d %s (request %.*s)\n", code, reason_of(code), QUOTE(request_id));
+    else
+        ng_printf(w, "%d %s\n", code, reason_of(code));
 }
 
 int ng_handle(ng_response *w, const char *msg, size_t len, ng_handler fn, void *ctx,

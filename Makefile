@@ -73,6 +73,7 @@ sdk-deps:
 test-sdks:
 	@true
 	$(MAKE) -C backend-sdk/c test
+	cd backend-sdk/python && $(PYTHON) -m unittest discover -s tests -v
 
 test-short: vet
 	$(GO) test -count=1 -short ./...

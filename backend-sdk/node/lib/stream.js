@@ -1,0 +1,504 @@
+'use strict';
+// StreamServer serves a request listener on routes of format `frames`
+// (docs/PROTOCOL.md): requests arrive on a PULL socket as frames, and each
+// reply goes, as frames, to the gateway's inbound address that the request
+// names. What changes for the listener, next to format http:
+//
+//   - res.write() sends: what is written in one tick leaves as one frame
+//     on the next, so server-sent events reach the client as they happen;
+//     a response ended in the tick it started is sent whole, with its
+//     Content-Length.
+//   - req is read as the client sends the body.
+//   - res.write() returns false, and 'drain' follows, when the stream's
+//     window (1 MiB, then what the gateway's credit frames grant) is used
+//     up: the client does not keep up.
+//   - the client going away closes req and res ('close'), as a dropped
+//     connection does on Node's own server.
+//   - a WebSocket request (Upgrade: websocket; the gateway has answered
+//     the handshake already) goes to onWebSocket(ws, req) or the server's
+//     'websocket' event, with a ws-like object (lib/websocket.js).
+
+const { EventEmitter } = require('events');
+const wire = require('./wire');
+const { Endpoint } = require('./sp');
+const http1 = require('./http1');
+const frames = require('./frames');
+const adapter = require('./adapter');
+const { Outbound } = require('./outbound');
+const { WebSocket } = require('./websocket');
+const { loggerOf } = require('./log');
+
+const DEFAULTS = {
+  maxStreams: 1024, // streams at once; a request past it is answered 503
+  maxRecvSize: 64 << 20,
+  maxQueuedBody: 1 << 20, // request body bytes waiting for the listener before the gateway's connection is paused
+  stallLimit: 30000, // ms a stream may keep the gateway's connection paused before it is cut
+  shutdownTimeout: 30000,
+};
+
+const MAX_FRAME_BODY = 256 << 10; // the gateway's largest body frame, and ours
+const HOLD_BYTES = 64 << 10; // unsent body past which writes wait (res.write returns false)
+const MAX_INBOUNDS = 16; // distinct inbound addresses (a gateway names one)
+
+const overloaded = http1.reply(503, 'Service Unavailable\n', ['Content-Type', 'text/plain; charset=utf-8', 'Retry-After', '1']);
+
+class StreamServer extends EventEmitter {
+  constructor(app, opts = {}) {
+    super();
+    if (typeof app !== 'function') throw new TypeError('nanogate: serve(app, url): app must be a (req, res) request listener');
+    this.app = app;
+    this.opts = { ...DEFAULTS, ...opts };
+    this.log = loggerOf(opts.log);
+    if (opts.onWebSocket) this.on('websocket', opts.onWebSocket);
+    this.endpoints = [];
+    this.outbounds = new Map();
+    this.streams = new Map();
+    this.stopping = false;
+    this.idle = null;
+  }
+
+  listen(url) {
+    return this.attach(url, true);
+  }
+
+  dial(url) {
+    return this.attach(url, false);
+  }
+
+  async attach(url, listen) {
+    if (this.stopping) throw new Error('nanogate: server is closed');
+    const ep = new Endpoint(url, {
+      self: wire.PROTO.PULL, listen, maxRecv: this.opts.maxRecvSize, log: this.log,
+      onConn: (c) => {
+        c.once('ready', () => this.log('info', 'gateway connected', { remote: c.remote }));
+        c.on('message', (msg) => this.deliver(c, msg));
+        c.once('close', (err) => {
+          if (err) this.log('warn', 'gateway connection failed', { err: err.message });
+        });
+      },
+    });
+    this.endpoints.push(ep);
+    await ep.start();
+    return ep;
+  }
+
+  // deliver takes one frame from the gateway.
+  deliver(c, msg) {
+    let f;
+    try {
+      f = frames.parse(msg);
+    } catch (err) {
+      this.log('warn', 'bad frame', { err: err.message, size: msg.length });
+      return;
+    }
+    const key = `${f.sid}/${f.stream}`;
+    if (f.type === 'request') {
+      this.open(c, key, f);
+      return;
+    }
+    const st = this.streams.get(key);
+    if (!st) return; // late frames of a stream that ended: harmless
+    switch (f.type) {
+      case 'body':
+        st.body(c, f.body);
+        break;
+      case 'websocket':
+      case 'websocket-binary':
+        if (st.ws) st.ws.receive(f.body, f.type === 'websocket-binary');
+        break;
+      case 'websocket-close':
+        if (st.ws) st.ws.clientClosed(frames.parseClientClose(f.body));
+        break;
+      case 'credit': {
+        const n = frames.parseCredit(f.body);
+        if (n < 0) this.log('warn', 'bad credit frame', { body: f.body.toString('latin1') });
+        else st.credit(n);
+        break;
+      }
+      case 'end':
+        st.gatewayEnded();
+        break;
+      default: // ping, pong and later types mean nothing here
+    }
+  }
+
+  outbound(url) {
+    let o = this.outbounds.get(url);
+    if (o) return o;
+    if (this.outbounds.size >= MAX_INBOUNDS) throw new Error(`already ${MAX_INBOUNDS} inbound addresses`);
+    wire.parseURL(url); // throws for what cannot be dialled
+    o = new Outbound(url, this.log);
+    this.outbounds.set(url, o);
+    return o;
+  }
+
+  open(c, key, f) {
+    let head;
+    let out;
+    try {
+      head = http1.parseHead(f.body);
+      const inbound = http1.lastHeaderValue(head.rawHeaders, 'x-nanogate-inbound');
+      if (!inbound) throw new Error('request frame has no X-Nanogate-Inbound header');
+      out = this.outbound(inbound);
+    } catch (err) {
+      // The gateway checked the client's request: a head it sends and this
+      // parser refuses is a bug on one side. Logged; its timeout answers.
+      this.log('warn', 'bad request frame', { err: err.message, session: f.sid, stream: f.stream });
+      return;
+    }
+    if (this.stopping) {
+      out.send([frames.header(f.sid, 'retry', f.stream)]);
+      return;
+    }
+    if (this.streams.has(key)) {
+      this.log('warn', 'request frame for a running stream', { session: f.sid, stream: f.stream });
+      return;
+    }
+    if (this.streams.size >= this.opts.maxStreams) {
+      this.log('warn', 'too many streams, answering 503', { max_streams: this.opts.maxStreams });
+      out.send([frames.header(f.sid, 'headers', f.stream), overloaded]);
+      out.send([frames.header(f.sid, 'end', f.stream)]);
+      return;
+    }
+    const st = new Stream(this, key, f.sid, f.stream, out, head, f.body.subarray(head.bodyStart));
+    this.streams.set(key, st);
+    st.start();
+  }
+
+  forget(st) {
+    if (this.streams.get(st.key) === st) this.streams.delete(st.key);
+    if (this.streams.size === 0 && this.idle) this.idle();
+  }
+
+  // shutdown stops taking streams (a request that arrives meanwhile goes
+  // back to the gateway with a retry frame, for another worker), waits for
+  // the running ones to end (at most shutdownTimeout), writes their last
+  // frames, then closes the sockets.
+  shutdown() {
+    if (!this.shutdownPromise) this.shutdownPromise = this.drain();
+    return this.shutdownPromise;
+  }
+
+  async drain() {
+    this.stopping = true;
+    if (this.streams.size > 0) {
+      let timer;
+      await new Promise((resolve) => {
+        this.idle = resolve;
+        timer = setTimeout(resolve, this.opts.shutdownTimeout);
+      });
+      clearTimeout(timer);
+    }
+    await Promise.all([...this.outbounds.values()].map((o) => o.flush()));
+    this.close();
+  }
+
+  // close ends every stream and closes the sockets at once.
+  close() {
+    this.stopping = true;
+    for (const st of [...this.streams.values()]) st.gatewayEnded();
+    for (const ep of this.endpoints) ep.close();
+    for (const o of this.outbounds.values()) o.close();
+    this.outbounds.clear();
+  }
+}
+
+// Stream is one request of a session: its request (body frames in), its
+// response or WebSocket (frames out), and its window.
+class Stream {
+  constructor(server, key, sid, num, out, head, early) {
+    this.server = server;
+    this.key = key;
+    this.sid = sid;
+    this.num = num;
+    this.out = out;
+    this.head = head;
+    this.early = early;
+    this.window = frames.WINDOW;
+    this.done = false; // the stream is over: ended by the gateway, or finished here
+    this.req = null;
+    this.res = null;
+    this.sock = null;
+    this.ws = null;
+    this.paused = null; // the gateway connection this stream paused
+    this.stall = null;
+    // Response state.
+    this.pending = []; // body pieces not sent yet
+    this.pendingBytes = 0;
+    this.held = []; // write callbacks held back while too much is pending
+    this.headBuf = null; // the response head while it arrives, then whole
+    this.headDone = false; // headBuf holds the whole head
+    this.headSent = false;
+    this.bodyType = 'chunk';
+    this.scheduled = false;
+    this.finished = false; // res 'finish': the listener has written everything
+    this.requestId = http1.lastHeaderValue(head.rawHeaders, 'x-request-id');
+  }
+
+  start() {
+    const { head } = this;
+    const raw = head.rawHeaders;
+    this.sock = new adapter.FakeSocket(http1.clientIP(raw), this);
+    const req = adapter.makeRequest(this.sock, head);
+    this.req = req;
+    req.nanogate = { sessionId: this.sid, stream: this.num, requestId: this.requestId };
+    const cl = http1.headerValue(raw, 'content-length');
+    const chunked = http1.headerValue(raw, 'transfer-encoding') !== undefined;
+    this.bodyLeft = cl !== undefined ? Number(cl) : -1;
+    this.wantBody = chunked || this.bodyLeft > 0;
+    const upgrade = http1.headerValue(raw, 'upgrade');
+    if (upgrade && /(^|[\s,])websocket($|[\s,])/i.test(upgrade)) {
+      req.upgrade = true;
+      this.startWebSocket();
+      return;
+    }
+    const s = this;
+    req._read = function read(n) {
+      Object.getPrototypeOf(req)._read.call(this, n);
+      s.resumeGateway();
+    };
+    if (this.early.length > 0) this.body(null, this.early);
+    if (!this.wantBody && !req.complete) adapter.endRequest(req);
+    const res = adapter.makeResponse(req, this.sock);
+    rawBody(res);
+    this.res = res;
+    res.once('finish', () => {
+      this.finished = true;
+      this.schedule();
+    });
+    adapter.runListener(this.server.app, req, res, (err) => this.threw(err));
+  }
+
+  startWebSocket() {
+    const ws = new WebSocket(this);
+    this.ws = ws;
+    if (!this.wantBody && !this.req.complete) adapter.endRequest(this.req);
+    const srv = this.server;
+    if (srv.listenerCount('websocket') === 0) {
+      srv.log('warn', 'WebSocket request but no onWebSocket handler or websocket listener: closing it 1011', { request_id: this.requestId, url: this.req.url });
+      ws.close(1011, 'no handler');
+      return;
+    }
+    try {
+      srv.emit('websocket', ws, this.req);
+    } catch (err) {
+      srv.log('error', 'websocket handler threw', { request_id: this.requestId, url: this.req.url, err });
+      if (!ws.closeSent) ws.close(1011, '');
+    }
+  }
+
+  // body takes a piece of the request body (an empty one ends it).
+  body(c, data) {
+    const req = this.req;
+    if (!this.wantBody || req.complete || req.destroyed) return;
+    if (data.length === 0) {
+      adapter.endRequest(req);
+      return;
+    }
+    // The piece is a view of the connection's read buffer: a copy lets
+    // that buffer go while the listener holds the piece.
+    req.push(Buffer.from(data));
+    if (this.bodyLeft > 0) {
+      this.bodyLeft -= data.length;
+      if (this.bodyLeft <= 0) this.wantBody = true; // the empty body frame ends it
+    }
+    if (c && req.readableLength > this.server.opts.maxQueuedBody && !this.paused) {
+      // The transport's back-pressure (docs/PROTOCOL.md, flow control):
+      // the gateway's connection is not read until the listener reads.
+      this.paused = c;
+      c.pause();
+      this.stall = setTimeout(() => this.stalled(), this.server.opts.stallLimit);
+    }
+  }
+
+  resumeGateway() {
+    const c = this.paused;
+    if (!c) return;
+    this.paused = null;
+    clearTimeout(this.stall);
+    c.resume();
+  }
+
+  stalled() {
+    this.server.log('warn', 'stream cut: its listener stopped reading its request body', { request_id: this.requestId });
+    this.resumeGateway();
+    this.send('close');
+    this.over();
+  }
+
+  credit(n) {
+    this.window += n;
+    if (this.ws) this.ws.flush();
+    else this.schedule();
+  }
+
+  // gatewayEnded: the client went away, or the stream was cut or timed out.
+  gatewayEnded() {
+    if (this.done) return;
+    this.over();
+    if (this.ws) {
+      this.ws.gone(1006, '');
+      return;
+    }
+    const req = this.req;
+    if (req && !req.complete) req.destroy();
+    this.sock?.destroy();
+  }
+
+  // over forgets the stream: nothing more is sent on it.
+  over() {
+    if (this.done) return;
+    this.done = true;
+    this.resumeGateway();
+    for (const cb of this.held.splice(0)) cb();
+    this.server.forget(this);
+  }
+
+  send(type, body) {
+    if (this.done) return;
+    const h = frames.header(this.sid, type, this.num);
+    this.out.send(body && body.length ? [h, body] : [h]);
+  }
+
+  threw(err) {
+    const srv = this.server;
+    srv.log('error', 'request listener threw', { request_id: this.requestId, method: this.req.method, url: this.req.url, err });
+    if (this.done) return;
+    if (this.headSent) {
+      this.send('close'); // a cut response: the client must not take it for whole
+    } else {
+      this.send('headers', http1.errorReply(500, this.requestId));
+      this.send('end');
+    }
+    this.over();
+    this.sock.destroy();
+    adapter.releaseResponse(this.req, this.res, this.sock);
+  }
+
+  // The sink of the response's socket (adapter.FakeSocket).
+  write(chunk, cb) {
+    this.take(chunk);
+    this.settleWrite(cb);
+  }
+
+  writev(chunks, cb) {
+    for (const c of chunks) this.take(c);
+    this.settleWrite(cb);
+  }
+
+  take(chunk) {
+    if (this.done || chunk.length === 0) return;
+    if (!this.headDone) {
+      // The head is Node's, written whole before any body.
+      this.headBuf = this.headBuf ? Buffer.concat([this.headBuf, chunk]) : chunk;
+      const end = http1.headEnd(this.headBuf);
+      if (end < 0) return;
+      chunk = this.headBuf.subarray(end);
+      this.headBuf = this.headBuf.subarray(0, end);
+      this.headDone = true; // what comes now is body
+      if (chunk.length === 0) {
+        this.schedule();
+        return;
+      }
+    }
+    this.pending.push(chunk);
+    this.pendingBytes += chunk.length;
+    this.schedule();
+  }
+
+  settleWrite(cb) {
+    if (this.done || this.pendingBytes <= HOLD_BYTES) cb();
+    else this.held.push(cb);
+  }
+
+  schedule() {
+    if (this.scheduled || this.done) return;
+    this.scheduled = true;
+    process.nextTick(flushStream, this);
+  }
+
+  // flush sends what the window allows: the head (with a Content-Length
+  // when the response is complete already), the body, and the end.
+  flush() {
+    this.scheduled = false;
+    if (this.done || this.ws) return;
+    const res = this.res;
+    const complete = this.finished || (res.writableEnded && this.sock.writableLength === 0 && this.held.length === 0);
+    if (!this.headSent) {
+      if (!this.headDone) return; // nothing written yet
+      let head = this.headBuf;
+      const meta = headMeta(head);
+      this.bodyType = meta.contentLength >= 0 ? 'body' : 'chunk';
+      if (complete && meta.contentLength < 0 && !meta.chunked && bodyAllowed(res.statusCode) && this.req.method !== 'HEAD') {
+        head = withContentLength(head, this.pendingBytes);
+        this.bodyType = 'body';
+      }
+      // The first body piece rides in the headers frame when the window allows.
+      let first = null;
+      if (this.pending.length > 0 && this.pending[0].length <= Math.min(this.window, MAX_FRAME_BODY) && this.pending[0].length + head.length <= MAX_FRAME_BODY) {
+        first = this.pending.shift();
+        this.pendingBytes -= first.length;
+        this.window -= first.length;
+      }
+      this.send('headers', first ? Buffer.concat([head, first]) : head);
+      this.headSent = true;
+      this.headBuf = null;
+    }
+    while (this.pending.length > 0 && this.window > 0) {
+      let piece = this.pending[0];
+      const n = Math.min(piece.length, this.window, MAX_FRAME_BODY);
+      if (n < piece.length) {
+        this.pending[0] = piece.subarray(n);
+        piece = piece.subarray(0, n);
+      } else {
+        this.pending.shift();
+      }
+      this.pendingBytes -= n;
+      this.window -= n;
+      this.send(this.bodyType, piece);
+    }
+    if (this.pendingBytes <= HOLD_BYTES && this.held.length > 0) {
+      for (const cb of this.held.splice(0)) cb();
+    }
+    if (this.finished && this.pending.length === 0) {
+      this.send('end');
+      this.over();
+      adapter.releaseResponse(this.req, res, this.sock);
+    }
+  }
+}
+
+function flushStream(st) {
+  st.flush();
+}
+
+function bodyAllowed(status) {
+  return !(status >= 100 && status < 200) && status !== 204 && status !== 304;
+}
+
+// headMeta reads the framing fields of a response head Node wrote.
+function headMeta(head) {
+  const s = head.toString('latin1');
+  const cl = /\r\ncontent-length:[ \t]*(\d+)/i.exec(s);
+  return { contentLength: cl ? Number(cl[1]) : -1, chunked: /\r\ntransfer-encoding:/i.test(s) };
+}
+
+// rawBody keeps Node from chunk-encoding the body when the listener sets
+// Transfer-Encoding: chunked itself: a frame carries the body raw, and the
+// gateway frames it for the client.
+function rawBody(res) {
+  const store = res._storeHeader;
+  res._storeHeader = function storeHeader(firstLine, headers) {
+    store.call(this, firstLine, headers);
+    if (this.chunkedEncoding) {
+      this.chunkedEncoding = false;
+      this._header = this._header.replace(/\r\ntransfer-encoding:[^\r]*(?=\r\n)/i, '');
+    }
+  };
+}
+
+function withContentLength(head, n) {
+  return Buffer.concat([head.subarray(0, head.length - 2), Buffer.from(`Content-Length: ${n}\r\n\r\n`, 'latin1')]);
+}
+
+module.exports = { StreamServer, Stream, DEFAULTS };

@@ -50,8 +50,9 @@ class Request:
         return self.header("X-Nanogate-Session", "")
 
 
-def parse_request(msg, start=0):
-    """Parse msg[start:] (bytes) as a request; raise BadRequest."""
+def parse_head(msg, start=0):
+    """Parse the head at msg[start:]: (method, target, version, headers,
+    content_length or None, body_start). Raise BadRequest."""
     end = msg.find(b"\r\n\r\n", start)
     if end < 0:
         raise BadRequest("no end of head (CRLF CRLF)")
@@ -75,7 +76,12 @@ def parse_request(msg, start=0):
                 raise BadRequest("bad Content-Length %r" % value)
             length = int(value)
         headers.append((name, value))
-    body_start = end + 4
+    return method, target, version, headers, length, end + 4
+
+
+def parse_request(msg, start=0):
+    """Parse msg[start:] (bytes) as a request; raise BadRequest."""
+    method, target, version, headers, length, body_start = parse_head(msg, start)
     have = len(msg) - body_start
     if length is None:
         length = 0

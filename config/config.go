@@ -62,6 +62,8 @@ type Config struct {
 	Admin Admin
 	// Routes in file order. A valid Config has at least one.
 	Routes []Route
+	// BlastBeat configures the routes of format "blastbeat" (config/blastbeat.go).
+	BlastBeat BlastBeat
 
 	// File is the name errors are reported against ("nanogate.toml" in
 	// "nanogate.toml:14: ..."). Zero: "" for a Config built in code; errors
@@ -226,6 +228,8 @@ type Route struct {
 	MaxMessageBytes int64
 	// Endpoints the route balances over. A valid Route has at least one.
 	Endpoints []Endpoint
+	// BlastBeat is the BlastBeat part of a route of format "blastbeat".
+	BlastBeat BlastBeatRoute
 	// Line is the line of the route's [[route]] header. Zero: not from a file.
 	Line int
 }

@@ -43,7 +43,7 @@ func decode(name string, data []byte) (*Config, *problems) {
 	p.where = c.where
 	d := decoder{p: p, ix: c.where}
 
-	d.keys("", tree, "listen", "server", "log", "sessions", "admin", "route")
+	d.keys("", tree, "listen", "server", "log", "sessions", "admin", "route", "blastbeat")
 	c.Listen, _ = d.str(tree, "", "listen")
 	if m, ok := d.table(tree, "", "server"); ok {
 		d.server(m, &c.Server)
@@ -58,6 +58,9 @@ func decode(name string, data []byte) (*Config, *problems) {
 	if m, ok := d.table(tree, "", "sessions"); ok {
 		d.keys("sessions", m, "inbound")
 		c.Sessions.Inbound, _ = d.str(m, "sessions", "inbound")
+	}
+	if m, ok := d.table(tree, "", "blastbeat"); ok {
+		d.blastbeat(m, &c.BlastBeat)
 	}
 	for i, m := range d.tables(tree, "", "route") {
 		c.Routes = append(c.Routes, d.route(at("route", i), m))
@@ -130,8 +133,9 @@ func (d decoder) route(path string, m map[string]any) Route {
 		"max_reply_bytes", "retry_idempotent", "compat", "forwarded_headers",
 		"format", "websocket", "origins", "stream_idle_timeout", "max_message_bytes",
 		"eject", "eject_failures", "eject_time", "eject_max_time", "health_path", "health_interval",
-		"endpoint", "endpoints")
+		"endpoint", "endpoints", "nodes", "packet", "vhost")
 	r := Route{Line: d.ix.lines[path]}
+	d.blastbeatRoute(path, m, &r.BlastBeat)
 	r.Name, _ = d.str(m, path, "name")
 	r.Host, _ = d.str(m, path, "host")
 	r.Path, _ = d.str(m, path, "path")

@@ -54,6 +54,7 @@ func (c *Config) validate(p *problems) {
 	if c.Sessions.Inbound != "" {
 		checkSPURL(p, "sessions.inbound", c.Sessions.Inbound, true)
 	}
+	c.checkBlastBeat(p)
 	type match struct{ host, path, regex string }
 	routes := map[match]int{}
 	names := map[string]int{}
@@ -144,8 +145,10 @@ func checkRoute(p *problems, path string, r *Route) {
 		if r.Compat != "" {
 			p.addf(join(path, "compat"), `mod_nano workers speak format "http", not "frames"`)
 		}
+	case FormatBlastBeat:
+		checkBlastBeatRoute(p, path, r)
 	default:
-		p.addf(join(path, "format"), "unknown format %q (want %q or %q)", r.Format, FormatHTTP, FormatFrames)
+		p.addf(join(path, "format"), "unknown format %q (want %q, %q or %q)", r.Format, FormatHTTP, FormatFrames, FormatBlastBeat)
 	}
 	positive(p, join(path, "stream_idle_timeout"), r.StreamIdleTimeout)
 	positive(p, join(path, "eject_failures"), r.EjectFailures)
@@ -172,7 +175,9 @@ func checkRoute(p *problems, path string, r *Route) {
 	urls := map[string]bool{}
 	for j, e := range r.Endpoints {
 		field := at(join(path, "endpoint"), j)
-		if r.Format == FormatFrames {
+		if r.Format == FormatBlastBeat {
+			// checkBlastBeatRoute checked the ROUTER address
+		} else if r.Format == FormatFrames {
 			checkSPURL(p, field+".url", e.URL, e.Listen)
 		} else {
 			checkURL(p, field+".url", e.URL, e.Listen)

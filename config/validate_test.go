@@ -131,7 +131,7 @@ func TestErrors(t *testing.T) {
 		{"frames without inbound", "[[route]]\nformat = \"frames\"\nendpoints = [\"ipc://a\"]\n",
 			`t.toml:2: route[0].format: "frames" needs [sessions] inbound, the address workers push frames to (e.g. "ipc:///tmp/nanogate-inbound.sock")`},
 		{"unknown format", ok + "format = \"zhttp\"\n",
-			`t.toml:3: route[0].format: unknown format "zhttp" (want "http" or "frames")`},
+			`t.toml:3: route[0].format: unknown format "zhttp" (want "http", "frames" or "blastbeat")`},
 		{"health path relative", ok + "health_path = \"healthz\"\n",
 			`t.toml:3: route[0].health_path: "healthz" is not a path (want one starting with "/", without spaces, as in "/healthz")`},
 		{"health interval zero", ok + "health_path = \"/healthz\"\nhealth_interval = \"0s\"\n",
@@ -153,11 +153,11 @@ func TestErrors(t *testing.T) {
 
 		// Unknown keys and TOML itself.
 		{"unknown top", "lisen = \":80\"\n" + ok,
-			`t.toml:1: lisen: unknown key (known keys here: listen, server, log, sessions, admin, route)`},
+			`t.toml:1: lisen: unknown key (known keys here: listen, server, log, sessions, admin, route, blastbeat)`},
 		{"unknown endpoint key", "[[route]]\n[[route.endpoint]]\nurl = \"ipc://a\"\nprio = 1\n",
 			`t.toml:4: route[0].endpoint[0].prio: unknown key (known keys here: url, mode, priority, tls_ca, tls_cert, tls_key, tls_server_name)`},
 		{"unknown table", ok + "[servr]\nread_timeout = \"1s\"\n",
-			`t.toml:3: servr: unknown key (known keys here: listen, server, log, sessions, admin, route)`},
+			`t.toml:3: servr: unknown key (known keys here: listen, server, log, sessions, admin, route, blastbeat)`},
 		{"unknown quoted key", ok + "[server]\n\"read.timeout\" = \"1s\"\n",
 			`t.toml:4: server."read.timeout": unknown key (known keys here: read_timeout, write_timeout, idle_timeout, max_header_bytes, max_body_bytes, max_conns, reuse_port, shutdown_timeout, tls_cert, tls_key, upgrade_socket, max_body_memory)`},
 		{"toml syntax", ok + "listen = = 1\n",

@@ -3,11 +3,13 @@ package main
 import (
 	"bufio"
 	"fmt"
+	"io"
 	"net"
 	"net/http"
 	"os"
 	"strconv"
 	"strings"
+	"syscall"
 	"testing"
 	"time"
 )
@@ -77,5 +79,76 @@ endpoints = [%q]
 	t.Logf("RSS %.1f MiB before, %.1f MiB with 500 stalled 8 MiB uploads; %d refused with 503", before, after, refused)
 	if refused < 490 || after > 100 {
 		t.Fatalf("%d of 500 refused, RSS %.1f MiB (want about 492 and under 100 MiB)", refused, after)
+	}
+}
+
+// TestSlowReaders: 400 clients ask for a 256 KiB reply each and read none
+// of it, with a small receive window, so the replies wait in the gateway.
+// Each connection holds at most its reply, for at most write_timeout; when
+// the clients are gone the memory goes back to the system (memory.go)
+// instead of staying with the process.
+func TestSlowReaders(t *testing.T) {
+	t.Parallel()
+	ep := ipcURL(t, "slow")
+	cfg := writeFile(t, "nanogate.toml", fmt.Sprintf(`
+[server]
+write_timeout = "5s"
+[log]
+access = false
+[[route]]
+path = "/"
+contexts = 512
+endpoints = [%q]
+`, ep))
+	g, _ := startStack(t, ep, nil, "--config", cfg)
+	pid := g.cmd.Process.Pid
+	before := rssMiB(t, pid)
+	body := strings.Repeat("x", 256<<10)
+	req := fmt.Sprintf("POST /echo HTTP/1.1\r\nHost: a\r\nContent-Length: %d\r\n\r\n%s", len(body), body)
+	var conns []*net.TCPConn
+	for range 400 {
+		d := net.Dialer{Control: func(_, _ string, c syscall.RawConn) error {
+			return c.Control(func(fd uintptr) { syscall.SetsockoptInt(int(fd), syscall.SOL_SOCKET, syscall.SO_RCVBUF, 4096) })
+		}}
+		c, err := d.Dial("tcp", g.addr)
+		if err != nil {
+			t.Fatal(err)
+		}
+		conns = append(conns, c.(*net.TCPConn))
+		if _, err := io.WriteString(c, req); err != nil {
+			t.Fatal(err)
+		}
+	}
+	closeAll := func() {
+		for _, c := range conns {
+			c.SetLinger(0) // a reset: the gateway's writes fail at once
+			c.Close()
+		}
+		conns = nil
+	}
+	t.Cleanup(closeAll)
+	// Every reply has been read from its worker and sits in the gateway
+	// once the worker has answered 400 echoes.
+	deadline := time.Now().Add(20 * time.Second)
+	var during float64
+	for {
+		during = max(during, rssMiB(t, pid))
+		if during-before > 60 || time.Now().After(deadline) {
+			break
+		}
+		time.Sleep(50 * time.Millisecond)
+	}
+	closeAll()
+	at := g.out.len()
+	g.waitFrom(t, at, "free memory returned", 30*time.Second, func(l string) bool {
+		return strings.Contains(l, `msg="returned free memory to the system"`)
+	})
+	after := rssMiB(t, pid)
+	t.Logf("RSS %.1f MiB before, %.1f MiB with 400 slow readers of 256 KiB, %.1f MiB after they left", before, during, after)
+	if during-before < 60 {
+		t.Fatalf("the replies never reached the gateway's memory (%.1f -> %.1f MiB): the test measures nothing", before, during)
+	}
+	if after > before+(during-before)/2 {
+		t.Fatalf("RSS %.1f MiB after the attack: under half of the %.1f MiB it grew was returned", after, during-before)
 	}
 }

@@ -221,6 +221,9 @@ func serve(cfg *config.Config, log *slog.Logger, reload func() (*config.Config, 
 	defer signal.Stop(sig)
 	ups := &upstreams{log: log}
 	defer ups.Close()
+	stopReturning := make(chan struct{})
+	returned := returnMemory(stopReturning, log)
+	defer func() { close(stopReturning); <-returned }()
 	if cfg.Sessions.Inbound != "" {
 		h, err := hub.New(hub.Config{Inbound: cfg.Sessions.Inbound, Logger: log})
 		if err != nil {

@@ -7,16 +7,22 @@ package main
 // python3-websockets, which /usr/bin/python3 sees (make sdk-deps).
 
 import (
+	"bytes"
 	"crypto/sha256"
 	"encoding/hex"
 	"encoding/json"
+	"fmt"
 	"io"
 	"net/url"
 	"os/exec"
 	"path/filepath"
 	"strconv"
 	"strings"
+	"syscall"
 	"testing"
+	"time"
+
+	"github.com/fasthttp/websocket"
 )
 
 const python = "/usr/bin/python3"
@@ -212,5 +218,120 @@ func TestPythonDjango(t *testing.T) {
 	resp, _ = get(t, c, g.url+"/nowhere/")
 	if resp.StatusCode != 404 {
 		t.Errorf("/nowhere/: %d", resp.StatusCode)
+	}
+}
+
+// TestPythonStarlette: an unchanged Starlette application under
+// nanogate-asgi on a route of format frames: a plain reply, a streamed
+// (chunked) response, a download larger than the stream window (credit),
+// a streamed 5 MiB upload, a WebSocket echo with text, binary and the
+// application's close code, then SIGTERM with a stream in flight.
+func TestPythonStarlette(t *testing.T) {
+	needPython(t, "starlette")
+	dir := shortDir(t)
+	ep, inbound := "ipc://"+filepath.Join(dir, "w.sock"), "ipc://"+filepath.Join(dir, "in.sock")
+	cfg := writeFile(t, "nanogate.toml", fmt.Sprintf(`
+[sessions]
+inbound = %q
+[[route]]
+path = "/"
+format = "frames"
+websocket = true
+timeout = "5s"
+endpoints = [%q]
+`, inbound, ep))
+	w := startPython(t, "asgi", "starlette_app:app", "--bind", ep)
+	g := startGateway(t, "--config", cfg)
+	g.waitConnected(t, 0, ep)
+	c := newClient(t)
+
+	resp, body := get(t, c, g.url+"/hello")
+	if resp.StatusCode != 200 || string(body) != "hello from starlette\n" || resp.ContentLength != int64(len(body)) {
+		t.Fatalf("/hello: %d %q (length %d)", resp.StatusCode, body, resp.ContentLength)
+	}
+	_, body = get(t, c, g.url+"/info?q=1")
+	m := pyJSON(t, body)
+	if m["client"] != "127.0.0.1" || m["scheme"] != "http" || !hexID.MatchString(fmt.Sprint(m["session_id"])) {
+		t.Errorf("/info: %v", m)
+	}
+
+	resp, body = get(t, c, g.url+"/stream?n=4")
+	if want := "data: 0\n\ndata: 1\n\ndata: 2\n\ndata: 3\n\n"; string(body) != want || len(resp.TransferEncoding) == 0 {
+		t.Errorf("/stream: %q, transfer encoding %v; want %q chunked", body, resp.TransferEncoding, want)
+	}
+	checkHeader(t, resp, "Content-Type", "text/event-stream; charset=utf-8")
+
+	// 12 pieces of 300 000 bytes: 3.6 MB, past the 1 MiB window.
+	_, body = get(t, c, g.url+"/stream?n=12&size=300000")
+	want := make([]byte, 0, 12*300000)
+	for i := range 12 {
+		want = append(want, bytes.Repeat([]byte{byte('A' + i)}, 300000)...)
+	}
+	if !bytes.Equal(body, want) {
+		t.Errorf("download: %d bytes, want %d, first difference at %d", len(body), len(want), firstDiff(body, want))
+	}
+
+	payload := binaryBody(5<<20, 3)
+	req := mustRequest(t, "PUT", g.url+"/upload", payload)
+	req.ContentLength = -1 // chunked: the worker reads it as it comes
+	resp, body = do(t, c, req)
+	m = pyJSON(t, body)
+	if resp.StatusCode != 200 || m["length"] != float64(len(payload)) || m["sha256"] != pySHA(payload) {
+		t.Errorf("upload: %d %v", resp.StatusCode, m)
+	}
+
+	ws, _, err := websocket.DefaultDialer.Dial("ws://"+g.addr+"/ws", nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer ws.Close()
+	ws.SetReadDeadline(time.Now().Add(15 * time.Second))
+	for _, msg := range []string{"hello", strings.Repeat("x", 200<<10)} {
+		if err := ws.WriteMessage(websocket.TextMessage, []byte(msg)); err != nil {
+			t.Fatal(err)
+		}
+		typ, got, err := ws.ReadMessage()
+		if err != nil || typ != websocket.TextMessage || string(got) != "echo: "+msg {
+			t.Fatalf("text echo: type %d, %d bytes, %v", typ, len(got), err)
+		}
+	}
+	if err := ws.WriteMessage(websocket.BinaryMessage, []byte{0, 1, 2, 255}); err != nil {
+		t.Fatal(err)
+	}
+	if typ, got, err := ws.ReadMessage(); err != nil || typ != websocket.BinaryMessage || !bytes.Equal(got, []byte{255, 2, 1, 0}) {
+		t.Fatalf("binary echo: type %d %v %v", typ, got, err)
+	}
+	if err := ws.WriteMessage(websocket.TextMessage, []byte("close")); err != nil {
+		t.Fatal(err)
+	}
+	if _, _, err := ws.ReadMessage(); !websocket.IsCloseError(err, 4000) {
+		t.Fatalf("after asking to close: %v, want close 4000", err)
+	}
+
+	// SIGTERM with a slow stream in flight: it completes, then the worker
+	// exits 0.
+	slow, err := c.Get(g.url + "/stream?n=30")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer slow.Body.Close()
+	first := make([]byte, len("data: 0\n\n"))
+	if _, err := io.ReadFull(slow.Body, first); err != nil {
+		t.Fatal(err)
+	}
+	if err := w.cmd.Process.Signal(syscall.SIGTERM); err != nil {
+		t.Fatal(err)
+	}
+	rest, err := io.ReadAll(slow.Body)
+	if err != nil || !strings.HasSuffix(string(rest), "data: 29\n\n") {
+		t.Errorf("stream in flight at SIGTERM: %v, ends %q", err, rest[max(0, len(rest)-20):])
+	}
+	select {
+	case <-w.done:
+		if w.err != nil {
+			t.Errorf("nanogate-asgi exited with %v after SIGTERM, want status 0", w.err)
+		}
+	case <-time.After(10 * time.Second):
+		t.Errorf("nanogate-asgi still running 10 s after SIGTERM")
 	}
 }

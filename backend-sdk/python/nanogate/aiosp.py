@@ -175,17 +175,30 @@ class Push:
         if w.transport.get_write_buffer_size() > WRITE_HIGH:
             await w.drain()
 
-    async def close(self):
+    async def close(self, linger=2.0):
+        """Close after what was sent has reached the gateway: the write side
+        is shut, and the gateway's reader, once it has read every frame,
+        closes its end, which ends _run. Frames of a stream and the end of
+        the PULL connection travel on different sockets; closing the PULL
+        first would let the gateway cut a stream whose last frames were
+        still on their way."""
         self._closing = True
         w = self._writer
         if w is not None:
             try:
                 await w.drain()
+                if w.can_write_eof():
+                    w.write_eof()
             except OSError:
                 pass
-            w.close()
+        try:
+            await asyncio.wait_for(asyncio.shield(self._task), linger if w is not None else 0)
+        except (asyncio.TimeoutError, asyncio.CancelledError, Exception):
+            pass
         self._task.cancel()
         try:
             await self._task
         except (asyncio.CancelledError, Exception):
             pass
+        if self._writer is not None:
+            self._writer.close()

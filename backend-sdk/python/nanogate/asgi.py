@@ -577,9 +577,9 @@ class ASGIServer:
         await self.close()
 
     async def close(self):
+        # The PUSH sockets first: see Push.close.
+        await asyncio.gather(*(p.close() for p in list(self.pushes.values())))
         await self.pull.close()
-        for p in list(self.pushes.values()):
-            await p.close()
         await self.shutdown_lifespan()
 
 

@@ -69,6 +69,9 @@ type Config struct {
 	// "nanogate.toml:14: ..."). Zero: "" for a Config built in code; errors
 	// then carry the field only.
 	File string
+	// Warnings are the lines of a BlastBeat .ini that nanogate ignores
+	// (ParseBlastBeat); `nanogate check` prints them and the gateway logs them.
+	Warnings []string
 
 	// where maps field paths to file lines. It is filled by Parse and
 	// describes Routes as parsed: routes appended later get no lines,
@@ -230,6 +233,8 @@ type Route struct {
 	Endpoints []Endpoint
 	// BlastBeat is the BlastBeat part of a route of format "blastbeat".
 	BlastBeat BlastBeatRoute
+	// ZHTTP is the ZHTTP part of a route of format "zhttp" (config/zhttp.go).
+	ZHTTP ZHTTPRoute
 	// Line is the line of the route's [[route]] header. Zero: not from a file.
 	Line int
 }
@@ -272,11 +277,19 @@ func Default() *Config {
 }
 
 // Load reads the file at path and parses it with [Parse], naming the file
-// by path in errors.
+// by path in errors; a BlastBeat .ini file (one with a [blastbeat]
+// section) is read with [ParseBlastBeat] instead.
 func Load(path string) (*Config, error) {
 	data, err := os.ReadFile(path)
 	if err != nil {
 		return nil, err
+	}
+	if IsBlastBeatINI(data) {
+		c, warns, err := ParseBlastBeat(path, data)
+		if c != nil {
+			c.Warnings = warns
+		}
+		return c, err
 	}
 	return Parse(path, data)
 }

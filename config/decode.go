@@ -133,9 +133,11 @@ func (d decoder) route(path string, m map[string]any) Route {
 		"max_reply_bytes", "retry_idempotent", "compat", "forwarded_headers",
 		"format", "websocket", "origins", "stream_idle_timeout", "max_message_bytes",
 		"eject", "eject_failures", "eject_time", "eject_max_time", "health_path", "health_interval",
-		"endpoint", "endpoints", "nodes", "packet", "vhost")
+		"endpoint", "endpoints", "nodes", "packet", "vhost",
+		"zhttp_stream", "zhttp_req", "zhttp_connect", "zhttp_id", "zhttp_keep_alive", "zhttp_session_timeout")
 	r := Route{Line: d.ix.lines[path]}
 	d.blastbeatRoute(path, m, &r.BlastBeat)
+	d.zhttpRoute(path, m, &r.ZHTTP)
 	r.Name, _ = d.str(m, path, "name")
 	r.Host, _ = d.str(m, path, "host")
 	r.Path, _ = d.str(m, path, "path")

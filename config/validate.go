@@ -55,6 +55,7 @@ func (c *Config) validate(p *problems) {
 		checkSPURL(p, "sessions.inbound", c.Sessions.Inbound, true)
 	}
 	c.checkBlastBeat(p)
+	c.checkZHTTP(p)
 	type match struct{ host, path, regex string }
 	routes := map[match]int{}
 	names := map[string]int{}
@@ -147,8 +148,10 @@ func checkRoute(p *problems, path string, r *Route) {
 		}
 	case FormatBlastBeat:
 		checkBlastBeatRoute(p, path, r)
+	case FormatZHTTP:
+		checkZHTTPRoute(p, path, r)
 	default:
-		p.addf(join(path, "format"), "unknown format %q (want %q, %q or %q)", r.Format, FormatHTTP, FormatFrames, FormatBlastBeat)
+		p.addf(join(path, "format"), "unknown format %q (want %q, %q, %q or %q)", r.Format, FormatHTTP, FormatFrames, FormatBlastBeat, FormatZHTTP)
 	}
 	positive(p, join(path, "stream_idle_timeout"), r.StreamIdleTimeout)
 	positive(p, join(path, "eject_failures"), r.EjectFailures)
@@ -169,7 +172,7 @@ func checkRoute(p *problems, path string, r *Route) {
 			p.addf(at(join(path, "origins"), j), `%q is not an origin (want SCHEME://HOST[:PORT], as in "https://example.com", or "*")`, o)
 		}
 	}
-	if len(r.Endpoints) == 0 {
+	if len(r.Endpoints) == 0 && r.Format != FormatZHTTP {
 		p.addf(join(path, "endpoint"), "at least one endpoint is required ([[route.endpoint]] or endpoints = [...])")
 	}
 	urls := map[string]bool{}

@@ -91,6 +91,8 @@ function backtraceLength(msg) {
 const DRAIN_ID = Buffer.from([0x80, 0, 0, 0]);
 const DRAIN_BODY = Buffer.from('nanogate:draining');
 
+const EMPTY = Buffer.alloc(0);
+
 // Reader splits a byte stream into messages. push() takes each chunk the
 // socket reads and calls onMessage(payload) for every complete message;
 // a payload is a view of the chunk when it lies within one (no copy).
@@ -146,6 +148,7 @@ class Reader {
 
   // take removes n buffered bytes (n <= buffered) and returns them.
   take(n) {
+    if (n === 0) return EMPTY;
     const first = this.chunks[0];
     if (first.length >= n) {
       const out = first.subarray(0, n);

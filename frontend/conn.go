@@ -5,6 +5,7 @@ import (
 	"io"
 	"net"
 	"sync"
+	"sync/atomic"
 	"syscall"
 	"time"
 )
@@ -13,7 +14,7 @@ import (
 // slack is a sixteenth of the shortest timeout the server sets.
 type listener struct {
 	net.Listener
-	slack time.Duration
+	srv *Server
 }
 
 func (l listener) Accept() (net.Conn, error) {
@@ -21,7 +22,7 @@ func (l listener) Accept() (net.Conn, error) {
 	if err != nil {
 		return nil, err
 	}
-	return newClientConn(c, l.slack), nil
+	return l.srv.wrap(c), nil
 }
 
 // clientConn saves a read system call and most deadline updates per
@@ -62,6 +63,9 @@ type clientConn struct {
 	handover bool // SetDeadline was called: deadlines are set at once
 	closing  bool // closeAfterResponse was called
 	linger   bool // lingerOnClose was called
+
+	set  *connSet     // the server's open connections (handoff.go)
+	idle atomic.Int32 // stBusy, stWaiting, ... (handoff.go)
 }
 
 // lingerOnClose makes Close read and discard what the client still sends,
@@ -77,6 +81,9 @@ const (
 )
 
 func (c *clientConn) Close() error {
+	if c.set != nil {
+		c.set.remove(c)
+	}
 	if c.linger {
 		c.linger = false
 		if tc, ok := c.Conn.(*net.TCPConn); ok {
@@ -182,10 +189,26 @@ func (c *clientConn) Read(p []byte) (int, error) {
 	if len(p) != 1 {
 		return c.Conn.Read(p)
 	}
-	// fasthttp's wait for the next request on a keep-alive connection.
-	c.fillN, c.fillErr = 0, nil
-	if err := c.raw.Read(c.readFD); err != nil {
-		return 0, c.opError(err) // a deadline, or the connection closed
+	// fasthttp's wait for the next request on a keep-alive connection:
+	// nothing is buffered, so the connection may go to another process.
+	if c.handOff() {
+		return 0, io.EOF // fasthttp closes its descriptor; the other process has one
+	}
+	for {
+		c.fillN, c.fillErr = 0, nil
+		c.idle.Store(stWaiting)
+		err := c.raw.Read(c.readFD)
+		if c.endWait() && c.fillN == 0 && c.fillErr == nil {
+			// Woken by HandOff, with no request arrived.
+			if c.handOff() {
+				return 0, io.EOF
+			}
+			continue // the hand-off failed: wait on, under our own deadline
+		}
+		if err != nil {
+			return 0, c.opError(err) // a deadline, or the connection closed
+		}
+		break
 	}
 	if c.fillErr != nil {
 		return 0, c.opError(c.fillErr)

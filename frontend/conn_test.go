@@ -27,7 +27,7 @@ func tcpPair(t *testing.T) (server *clientConn, client net.Conn) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	c, err := listener{ln, 0}.Accept()
+	c, err := listener{ln, &Server{}}.Accept()
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -54,9 +54,13 @@ type Server struct {
 	maxBody      int
 	streamBodies bool
 	observer     gateway.Observer
-	failLog      rateLimit   // upstream failures logged: a burst a second, the rest counted
-	draining     atomic.Bool // every response says Connection: close (Drain)
-	budget       *bodyBudget // nil when bodies stream
+	failLog      rateLimit     // upstream failures logged: a burst a second, the rest counted
+	draining     atomic.Bool   // every response says Connection: close (Drain)
+	budget       *bodyBudget   // nil when bodies stream
+	slack        time.Duration // a sixteenth of the shortest timeout (clientConn)
+	conns        connSet       // open client connections, for HandOff
+	served       atomic.Bool   // Serve has returned (OpenConns)
+	stopping     atomic.Bool   // Shutdown was called (OpenConns)
 }
 
 // New builds a Server; it serves nothing until Serve.
@@ -116,6 +120,7 @@ func New(c Config) *Server {
 		s.budget = newBodyBudget(orDefault(c.MaxBodyMemory, 256<<20), s.readTimeout)
 		s.srv.HeaderReceived = s.budget.reserve
 	}
+	s.slack = min(s.srv.ReadTimeout, s.srv.WriteTimeout, s.srv.IdleTimeout) / 16
 	return s
 }
 
@@ -134,8 +139,17 @@ func (s *Server) SetRoutes(routes []Route) {
 	s.router.Store(gateway.NewRouter(routes))
 }
 
-// OpenConns is the number of client connections open now, for metrics.
-func (s *Server) OpenConns() int { return int(s.srv.GetOpenConnectionsCount()) }
+// OpenConns is the number of client connections open now.
+func (s *Server) OpenConns() int {
+	n := int(s.srv.GetOpenConnectionsCount())
+	if s.served.Load() && !s.stopping.Load() {
+		// fasthttp counts a running Serve as a connection and takes one
+		// off the total for it, also once Serve has returned: without
+		// this, Drain found no connection open while one still was.
+		n++
+	}
+	return n
+}
 
 // Serving is the number of connections with a request in progress.
 func (s *Server) Serving() int { return int(s.srv.GetCurrentConcurrency()) }
@@ -147,20 +161,32 @@ func (s *Server) Serving() int { return int(s.srv.GetCurrentConcurrency()) }
 // Shutdown, which closes what is left (connections idle all along).
 func (s *Server) Drain(d time.Duration) {
 	s.draining.Store(true)
+	s.AwaitClosed(d)
+}
+
+// AwaitClosed waits until no client connection is open, or d has passed,
+// and reports whether none is.
+func (s *Server) AwaitClosed(d time.Duration) bool {
 	deadline := time.Now().Add(d)
-	for s.OpenConns() > 0 && time.Now().Before(deadline) {
+	for s.OpenConns() > 0 {
+		if time.Now().After(deadline) {
+			return false
+		}
 		time.Sleep(5 * time.Millisecond)
 	}
+	return true
 }
 
 // Serve accepts connections on ln until Shutdown.
 func (s *Server) Serve(ln net.Listener) error {
-	return s.srv.Serve(listener{ln, min(s.srv.ReadTimeout, s.srv.WriteTimeout, s.srv.IdleTimeout) / 16})
+	defer s.served.Store(true)
+	return s.srv.Serve(listener{ln, s})
 }
 
 // Shutdown stops accepting, lets requests in flight finish, and closes idle
 // connections, waiting at most until ctx is done.
 func (s *Server) Shutdown(ctx context.Context) error {
+	s.stopping.Store(true)
 	return s.srv.ShutdownWithContext(ctx)
 }
 

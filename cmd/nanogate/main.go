@@ -301,11 +301,13 @@ func serve(cfg *config.Config, log *slog.Logger, reload func() (*config.Config, 
 	served := make(chan error, 1)
 	go func() { served <- srv.Serve(ln) }()
 	if ready != nil {
-		ready.Write([]byte("ready\n")) // the old gateway lets go of the socket and drains
-		ready.Close()
+		ready.Write([]byte("ready\n")) // the old gateway lets go of the socket and hands over its connections
+		adopted := adoptConns(ready, srv, log)
+		defer func() { ready.Close(); <-adopted }()
 		log.Info("took over the listener from the previous gateway", "upgrade_socket", cfg.Server.UpgradeSocket)
 	}
 	var handed <-chan *net.UnixConn
+	var successor *net.UnixConn // the new gateway's, once it took over
 	if path := cfg.Server.UpgradeSocket; path != "" && tcpLn != nil {
 		if up, err := listenUpgrades(path, tcpLn, log); err != nil {
 			log.Warn("serving without the upgrade socket", "err", err)
@@ -319,8 +321,9 @@ func serve(cfg *config.Config, log *slog.Logger, reload func() (*config.Config, 
 		case err := <-served:
 			return err
 		case c := <-handed:
-			c.Close()
-			log.Info("handed the listener to a new gateway; draining", "deadline", cfg.Server.ShutdownTimeout)
+			successor = c
+			defer c.Close()
+			log.Info("handed the listener to a new gateway; handing over connections", "deadline", cfg.Server.ShutdownTimeout)
 			running = false
 		case s := <-sig:
 			if s != syscall.SIGHUP {
@@ -343,6 +346,12 @@ func serve(cfg *config.Config, log *slog.Logger, reload func() (*config.Config, 
 	// "Connection: close" before the rest are closed.
 	ln.Close()
 	<-served
+	if successor != nil {
+		// Each connection goes over as it waits for its next request;
+		// those still busy at the end finish with "Connection: close".
+		srv.HandOff(passConns(successor))
+		srv.AwaitClosed(drainFor(cfg.Server.ShutdownTimeout))
+	}
 	srv.Drain(drainFor(cfg.Server.ShutdownTimeout))
 	ctx, cancel := context.WithTimeout(context.Background(), cfg.Server.ShutdownTimeout)
 	defer cancel()

@@ -4,7 +4,10 @@ package main
 // kept, a bad file is refused, and wrk sees no error and no non-2xx.
 
 import (
+	"bufio"
 	"fmt"
+	"io"
+	"net"
 	"net/http"
 	"os"
 	"os/exec"
@@ -282,4 +285,59 @@ endpoints = [%q]
 		t.Fatalf("only %d upgrades", upgrades)
 	}
 	t.Logf("%d gateway upgrades under load, no request lost", upgrades)
+}
+
+// TestUpgradeHandsOverIdleConnections: a keep-alive connection idle during
+// an upgrade is passed to the new gateway, which serves its next request:
+// the client never sees its connection closed.
+func TestUpgradeHandsOverIdleConnections(t *testing.T) {
+	t.Parallel()
+	ep := ipcURL(t, "handover")
+	startWorker(t, "--bind", ep)
+	cfg := writeFile(t, "nanogate.toml", fmt.Sprintf(`
+[server]
+upgrade_socket = %q
+[[route]]
+path = "/"
+endpoints = [%q]
+`, filepath.Join(shortDir(t), "up.sock"), ep))
+	old := startGateway(t, "--config", cfg)
+	old.waitConnected(t, 0, ep)
+	old.waitFrom(t, 0, "upgrade socket ready", startTimeout, func(l string) bool {
+		return strings.Contains(l, `msg="upgrade socket ready`)
+	})
+	conn, err := net.Dial("tcp", old.addr)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer conn.Close()
+	br := bufio.NewReader(conn)
+	get := func(uri string) {
+		t.Helper()
+		conn.SetDeadline(time.Now().Add(10 * time.Second))
+		fmt.Fprintf(conn, "GET %s HTTP/1.1\r\nHost: a\r\n\r\n", uri)
+		resp, err := http.ReadResponse(br, nil)
+		if err != nil {
+			t.Fatalf("GET %s on the kept connection: %v", uri, err)
+		}
+		io.Copy(io.Discard, resp.Body)
+		resp.Body.Close()
+		if resp.StatusCode != 200 || resp.Close {
+			t.Fatalf("GET %s: %d, close %v", uri, resp.StatusCode, resp.Close)
+		}
+	}
+	get("/hello?before")
+	next := startGateway(t, "--config", cfg)
+	select {
+	case <-old.done:
+	case <-time.After(10 * time.Second):
+		t.Fatal("the old gateway did not exit after the hand-off")
+	}
+	next.waitFrom(t, 0, "the connection taken over", startTimeout, func(l string) bool {
+		return strings.Contains(l, `msg="connections taken over from the previous gateway"`) && hasField(l, "count", "1")
+	})
+	get("/hello?after") // the old process is gone: the new one serves it
+	next.waitFrom(t, 0, "the request in the new gateway's access log", startTimeout, func(l string) bool {
+		return strings.Contains(l, "/hello?after")
+	})
 }

@@ -7,6 +7,7 @@ import (
 	"log/slog"
 	"net"
 	"os"
+	"sync"
 	"syscall"
 	"time"
 )
@@ -19,16 +20,19 @@ import (
 // them); once the new one serves, the old one closes its copy — the
 // socket itself lives on in the new process, so no connection waiting in
 // its accept queue is reset, as a closed SO_REUSEPORT listener resets its
-// queue — and drains: each of its connections gets "Connection: close" on
-// its next response, so a client finishes its request there and opens the
-// next connection on the new process. Idle connections still open at the
-// end of the drain are closed.
+// queue — and passes its client connections over too, each as soon as it
+// waits for its next request (frontend.Server.HandOff): the new process
+// serves the client's next request on the same connection. TLS
+// connections, and those still busy at the end of the hand-off time, get
+// "Connection: close" on their next response instead.
 //
 // The exchange, one line each way then the descriptor:
 //
 //	new → old   "handoff\n"
 //	old → new   "listener\n" with the listening socket as SCM_RIGHTS
 //	new → old   "ready\n"      (the new process accepts on it now)
+//	old → new   "c" with one client connection as SCM_RIGHTS, repeated;
+//	            then the old process closes the connection
 //
 // A new process that fails before "ready" leaves the old one serving.
 
@@ -156,3 +160,64 @@ func (u *upgrader) handOff(c *net.UnixConn, tcp *net.TCPListener) error {
 
 // Close stops taking upgrade requests.
 func (u *upgrader) Close() error { return u.ln.Close() }
+
+// After "ready", the old gateway passes its plain TCP client connections
+// over the same unix connection, each as it waits for its next request
+// (frontend.Server.HandOff): one byte "c" with one descriptor as
+// SCM_RIGHTS. The new gateway serves each as if it had accepted it, so a
+// keep-alive client, even one that never retries, sees no closed
+// connection.
+
+// passConns returns the old gateway's sender of connections over uc.
+func passConns(uc *net.UnixConn) func(*os.File) error {
+	var mu sync.Mutex // one message at a time: the byte and its descriptor together
+	return func(f *os.File) error {
+		mu.Lock()
+		defer mu.Unlock()
+		uc.SetWriteDeadline(time.Now().Add(handoffTimeout))
+		_, _, err := uc.WriteMsgUnix([]byte("c"), syscall.UnixRights(int(f.Fd())), nil)
+		return err
+	}
+}
+
+// adoptConns serves, on srv, the connections the old gateway passes over
+// uc, until it closes uc. Closing uc stops it; done is closed when it
+// has returned.
+func adoptConns(uc *net.UnixConn, srv interface{ Adopt(net.Conn) }, log *slog.Logger) (done <-chan struct{}) {
+	ch := make(chan struct{})
+	go func() {
+		defer close(ch)
+		n := 0
+		defer func() { log.Info("connections taken over from the previous gateway", "count", n) }()
+		buf, oob := make([]byte, 1), make([]byte, syscall.CmsgSpace(4))
+		for {
+			// One byte per read: each carries its own descriptor.
+			_, oobn, _, _, err := uc.ReadMsgUnix(buf, oob)
+			if err != nil {
+				return // the old gateway has finished (or this one stops)
+			}
+			msgs, err := syscall.ParseSocketControlMessage(oob[:oobn])
+			if err != nil {
+				continue
+			}
+			for _, m := range msgs {
+				fds, err := syscall.ParseUnixRights(&m)
+				if err != nil {
+					continue
+				}
+				for _, fd := range fds {
+					f := os.NewFile(uintptr(fd), "client connection")
+					c, err := net.FileConn(f) // a duplicate of f
+					f.Close()
+					if err != nil {
+						log.Warn("upgrade: a connection passed over is unusable", "err", err)
+						continue
+					}
+					srv.Adopt(c)
+					n++
+				}
+			}
+		}
+	}()
+	return ch
+}

@@ -335,3 +335,76 @@ endpoints = [%q]
 		t.Errorf("nanogate-asgi still running 10 s after SIGTERM")
 	}
 }
+
+// TestPythonDialRolling: two nanogate-wsgi workers dial a gateway endpoint
+// in mode listen over TCP; one is stopped with SIGTERM while a client
+// keeps sending, and no request fails (the drain notice), then the other
+// serves alone.
+func TestPythonDialRolling(t *testing.T) {
+	needPython(t, "json") // nanogate-wsgi itself needs only the standard library
+	ep := tcpURL(t)
+	cfg := writeFile(t, "nanogate.toml", fmt.Sprintf(`
+[[route]]
+path = "/"
+timeout = "5s"
+  [[route.endpoint]]
+  url = %q
+  mode = "listen"
+`, ep))
+	g := startGateway(t, "--config", cfg)
+	var ws []*proc
+	for range 2 {
+		w := startPython(t, "wsgi", "conformance:app", "--dial", ep, "--threads", "4")
+		w.waitFrom(t, 0, "a connection to the gateway", startTimeout, func(line string) bool {
+			return strings.Contains(line, "gateway connected on "+ep)
+		})
+		ws = append(ws, w)
+	}
+	c := newClient(t)
+	stop := make(chan struct{})
+	done := make(chan []string)
+	go func() {
+		var bad []string
+		n := 0
+		defer func() { done <- append(bad, fmt.Sprintf("%d requests", n)) }()
+		for {
+			select {
+			case <-stop:
+				return
+			default:
+			}
+			n++
+			resp, err := c.Get(g.url + "/hello")
+			if err != nil {
+				bad = append(bad, err.Error())
+				continue
+			}
+			body, err := io.ReadAll(resp.Body)
+			resp.Body.Close()
+			if err != nil || resp.StatusCode != 200 || string(body) != "hello\n" {
+				bad = append(bad, fmt.Sprintf("%d %q %v", resp.StatusCode, body, err))
+			}
+		}
+	}()
+	if err := ws[0].cmd.Process.Signal(syscall.SIGTERM); err != nil {
+		t.Fatal(err)
+	}
+	select {
+	case <-ws[0].done:
+		if ws[0].err != nil {
+			t.Errorf("worker exited with %v after SIGTERM, want status 0", ws[0].err)
+		}
+	case <-time.After(10 * time.Second):
+		t.Fatal("worker still running 10 s after SIGTERM")
+	}
+	// Requests after the first worker has gone: the other one serves them.
+	g.waitFrom(t, g.out.len(), "a request served after the drain", startTimeout, func(line string) bool {
+		return strings.Contains(line, "msg=access") && strings.Contains(line, "status=200")
+	})
+	close(stop)
+	res := <-done
+	if len(res) > 1 {
+		t.Errorf("requests failed during the rolling stop (%s): %q", res[len(res)-1], res[:min(5, len(res)-1)])
+	}
+	t.Logf("%s during the stop, none failed", res[len(res)-1])
+}

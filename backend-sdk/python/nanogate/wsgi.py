@@ -180,9 +180,13 @@ class WSGIHandler:
         code = int(status[:3])
         declared = None
         for name, value in headers:
-            if len(name) == 14 and name.lower() == "content-length":
+            n = len(name)
+            if n == 14 and name.lower() == "content-length":
                 declared = value.strip()
-                break
+            elif n == 17 and name.lower() == "transfer-encoding":
+                # PEP 3333 forbids hop-by-hop fields; the body here is never
+                # chunk-encoded, and the gateway frames the reply itself.
+                headers = [(k, v) for k, v in headers if k.lower() != "transfer-encoding"]
         if head or code == 204 or code == 304:
             if declared is None and head and code != 204 and code != 304:
                 headers = headers + [("Content-Length", str(len(body)))]

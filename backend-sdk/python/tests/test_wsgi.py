@@ -159,9 +159,31 @@ class TestReply(unittest.TestCase):
                 self.assertIn("request_id=rid-42", logs.output[0])
         self.assertEqual(closed, [True])
 
+    def test_transfer_encoding_dropped(self):
+        app, _ = capture(headers=[("Transfer-Encoding", "chunked"), ("X-A", "1")], body=[b"abc"])
+        r = serve(app, self.GET)
+        self.assertEqual((r.headers, r.body), ([("X-A", "1"), ("Content-Length", "3")], b"abc"))
+
     def test_longer_body_cut_to_content_length(self):
         app, _ = capture(headers=[("Content-Length", "2")], body=[b"abcd"])
         self.assertEqual(serve(app, self.GET).body, b"ab")
+
+    def test_file_wrapper(self):
+        import io
+
+        def app(environ, start_response):
+            start_response("200 OK", [("Content-Type", "application/octet-stream")])
+            return environ["wsgi.file_wrapper"](io.BytesIO(b"z" * 200000), 65536)
+        self.assertEqual(serve(app, self.GET).body, b"z" * 200000)
+
+    def test_5xx_logged_with_the_request_id(self):
+        # As Flask and Django do: the framework catches its own exception
+        # and answers 500; the line with the request id comes from here.
+        app, _ = capture("503 Service Unavailable", [], [b"busy"])
+        with self.assertLogs("nanogate", "WARNING") as logs:
+            self.assertEqual(serve(app, self.GET).status, 503)
+        self.assertIn("request_id=rid-42", logs.output[0])
+        self.assertIn("503 Service Unavailable", logs.output[0])
 
     def test_start_response_twice_fails(self):
         def app(environ, start_response):

@@ -70,10 +70,12 @@ test: deps vet sdk-deps
 PYTHON ?= /usr/bin/python3
 sdk-deps:
 	@true
+	cd backend-sdk/node && npm ci --no-audit --no-fund
 test-sdks:
 	@true
 	$(MAKE) -C backend-sdk/c test
 	cd backend-sdk/python && $(PYTHON) -m unittest discover -s tests -v
+	cd backend-sdk/node && node --test
 
 test-short: vet
 	$(GO) test -count=1 -short ./...

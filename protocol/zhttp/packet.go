@@ -442,11 +442,8 @@ func Append(dst []byte, p *Packet) []byte {
 	flag("stream", p.Stream)
 	num("max-size", p.MaxSize)
 	num("timeout", p.Timeout)
-	if len(p.PeerAddress) > 0 {
-		str("peer-address", p.PeerAddress)
-		dst = tnetstring.AppendStr(dst, "peer-port")
-		dst = tnetstring.AppendInt(dst, p.PeerPort)
-	}
+	str("peer-address", p.PeerAddress)
+	num("peer-port", p.PeerPort)
 	if p.UserData.Tag != 0 {
 		dst = tnetstring.AppendStr(dst, "user-data")
 		dst = appendValue(dst, p.UserData)

@@ -59,6 +59,7 @@ type Socket struct {
 	kind    Kind
 	s       *zmq4.Socket
 	handler Handler
+	peer    bool // StreamSocket: notifications carry the Peer-Address (stream.go)
 }
 
 var kinds = map[Kind]zmq4.Type{
@@ -312,7 +313,7 @@ func (l *Loop) drainWakeups() {
 // receive hands up to recvBurst waiting messages of s to its handler.
 func (l *Loop) receive(s *Socket) error {
 	for range recvBurst {
-		parts, err := s.s.RecvMessageBytes(zmq4.DONTWAIT)
+		parts, err := s.recvMessage()
 		if err != nil {
 			if IsAgain(err) || errors.Is(err, zmq4.Errno(syscall.EINTR)) {
 				return nil

@@ -1,0 +1,50 @@
+//go:build !nozmq
+
+package zmq
+
+import zmq4 "github.com/pebbe/zmq4"
+
+// peerAddress is libzmq's message property naming the TCP peer's IP
+// (ZMQ_MSG_PROPERTY_PEER_ADDRESS; zmq_msg_gets(3)). libzmq's raw engine
+// sets it on every message of a ZMQ_STREAM peer, the identity frame
+// included.
+const peerAddress = "Peer-Address"
+
+// StreamSocket makes a ZMQ_STREAM socket (raw TCP peers) whose handler gets
+// [identity, bytes] for data and, for the notifications libzmq sends when a
+// peer connects and when it disconnects (ZMQ_STREAM_NOTIFY, on by
+// default), [identity, "", peer IP]: ZMQ_STREAM names no peer otherwise,
+// and a front end needs the client's address (X-Forwarded-For). Sending
+// [identity, ""] closes that peer's connection once what was queued for it
+// is written; no notification follows a close made this way.
+func (l *Loop) StreamSocket(o Options, h Handler) (*Socket, error) {
+	s, err := l.Socket(Stream, o, h)
+	if err != nil {
+		return nil, err
+	}
+	s.peer = true
+	return s, nil
+}
+
+// recvMessage receives one whole message; for a StreamSocket it reads the
+// two frames itself, so that the identity frame's metadata is read before
+// libzmq frees the frame. The metadata costs one zmq_msg_gets per message.
+func (s *Socket) recvMessage() ([][]byte, error) {
+	if !s.peer {
+		return s.s.RecvMessageBytes(zmq4.DONTWAIT)
+	}
+	id, md, err := s.s.RecvBytesWithMetadata(zmq4.DONTWAIT, peerAddress)
+	if err != nil {
+		return nil, err
+	}
+	// The rest of a message is there once its first frame is (ZeroMQ
+	// messages are atomic); ZMQ_STREAM's are always two frames.
+	data, err := s.s.RecvBytes(zmq4.DONTWAIT)
+	if err != nil {
+		return nil, err
+	}
+	if len(data) == 0 {
+		return [][]byte{id, data, []byte(md[peerAddress])}, nil
+	}
+	return [][]byte{id, data}, nil
+}

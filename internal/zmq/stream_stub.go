@@ -1,0 +1,5 @@
+//go:build nozmq
+
+package zmq
+
+func (*Loop) StreamSocket(Options, Handler) (*Socket, error) { return nil, ErrUnavailable }

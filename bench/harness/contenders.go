@@ -52,6 +52,7 @@ var wsContenders = []contender{
 var streamContenders = []contender{
 	{name: "net/http-stream", needs: []string{binStreamDirect}, start: startDirect(binStreamDirect)},
 	{name: "nanogate-stream", needs: []string{binGateway, binSDKStream}, start: startGatewayFrames},
+	{name: "nginx-stream", needs: []string{binStreamDirect}, start: startNginxStream},
 }
 
 // idleContenders are the ones the idle scenario holds connections

@@ -46,6 +46,15 @@ http {
             proxy_pass http://backend;
             proxy_http_version 1.1;
             proxy_set_header Connection "";
+{{- if .Stream}}
+            proxy_buffering off;
+            proxy_buffer_size 256k;
+            proxy_buffers 4 256k;
+            proxy_busy_buffers_size 512k;
+            proxy_request_buffering off;
+            client_body_buffer_size 256k;
+            client_max_body_size 0;
+{{- end}}
         }
 {{- if .WebSocket}}
         location {{.WSPath}} {
@@ -72,6 +81,17 @@ func startNginx(e *env, s *stack, z sizing) error { return startNginxTo(e, s, z,
 // so that a silent WebSocket is not closed during the idle scenarios.
 func startNginxWS(e *env, s *stack, z sizing) error { return startNginxTo(e, s, z, binWSEcho) }
 
+// startNginxStream runs the direct net/http stream server and nginx in
+// front of it, streaming both ways as nanogate does: proxy_buffering and
+// proxy_request_buffering off (by default nginx would hold the 100 MiB
+// download and the 1 GiB upload in its temporary files first), no body
+// size limit, and 256 KiB buffers each way, as nanogate's frames. With its
+// default 4-8 KiB buffers nginx moved 0.21 (download) and 0.34 (upload) of
+// the direct server's speed; with these, 0.58 and 0.43.
+func startNginxStream(e *env, s *stack, z sizing) error {
+	return startNginxTo(e, s, z, binStreamDirect)
+}
+
 func startNginxTo(e *env, s *stack, z sizing, upstream string) error {
 	up, err := startUpstream(e, s, upstream)
 	if err != nil {
@@ -95,6 +115,7 @@ func startNginxTo(e *env, s *stack, z sizing, upstream string) error {
 		"WorkerConns": wc, "NoFile": nofile, "KeepAlive": "75s",
 		"Workers": "auto", "ReusePort": false,
 		"WebSocket": upstream == binWSEcho, "WSPath": payload.WSPath,
+		"Stream": upstream == binStreamDirect,
 	}
 	if z.procs > 1 {
 		// Past one process's open-file limit: more workers, each with

@@ -1,8 +1,10 @@
 """Hello through nanogate (nanogate-wsgi) against the same WSGI app served
-directly by gunicorn (gthread, one process), with wrk; prints req/s and the
+directly by gunicorn (gthread, one process), or with --asgi a Starlette app
+under nanogate-asgi against uvicorn, with wrk; prints req/s and the
 worker's CPU per request (utime+stime from /proc over the wrk run).
 
     /usr/bin/python3 backend-sdk/python/bench/run.py --gateway bin/nanogate [--duration 10] [--connections 64]
+    /usr/bin/python3 backend-sdk/python/bench/run.py --gateway bin/nanogate --asgi
 
 Every process it starts is stopped by its PID when it ends.
 """
@@ -111,39 +113,65 @@ def main():
     ap.add_argument("--gateway", required=True)
     ap.add_argument("--duration", type=int, default=10)
     ap.add_argument("--connections", type=int, default=64)
-    ap.add_argument("--app", default="plain:app", help="module:app in bench/ or examples/")
+    ap.add_argument("--app", default=None, help="module:app in bench/ or examples/ (default plain:app, "
+                                                "with --asgi starlette_app:app)")
     ap.add_argument("--threads", type=int, default=32)
-    ap.add_argument("--path", default="/", help="the URL path wrk requests")
+    ap.add_argument("--path", default=None, help="the URL path wrk requests (default /, with --asgi /hello)")
+    ap.add_argument("--asgi", action="store_true",
+                    help="nanogate-asgi on a frames route against uvicorn, instead of WSGI against gunicorn")
     a = ap.parse_args()
+    a.app = a.app or ("starlette_app:app" if a.asgi else "plain:app")
+    a.path = a.path or ("/hello" if a.asgi else "/")
     env = dict(os.environ, PYTHONPATH=PKG + os.pathsep + EXAMPLES)
     d = tempfile.mkdtemp(prefix="ngpybench", dir="/tmp")
     procs = []
     try:
         sock = "ipc://" + os.path.join(d, "w.sock")
-        w = start([sys.executable, "-m", "nanogate.wsgi", a.app, "--bind", sock, "--threads", str(a.threads),
-                   "--log-level", "warning"], cwd=HERE, env=env)
+        port = free_port()
+        if a.asgi:
+            cfg = os.path.join(d, "nanogate.toml")
+            with open(cfg, "w") as f:
+                f.write('listen = "127.0.0.1:%d"\n[sessions]\ninbound = "ipc://%s/in.sock"\n'
+                        '[[route]]\npath = "/"\nformat = "frames"\nendpoints = ["%s"]\n' % (port, d, sock))
+            w = start([sys.executable, "-m", "nanogate.asgi", a.app, "--bind", sock, "--log-level", "warning"],
+                      cwd=HERE, env=env)
+            gw_args = [a.gateway, "--config", cfg, "--log-level", "warn"]
+            name = "nanogate -> nanogate-asgi"
+        else:
+            w = start([sys.executable, "-m", "nanogate.wsgi", a.app, "--bind", sock, "--threads", str(a.threads),
+                       "--log-level", "warning"], cwd=HERE, env=env)
+            gw_args = [a.gateway, "--listen", "127.0.0.1:%d" % port, "--route", "/=" + sock, "--log-level", "warn"]
+            name = "nanogate -> nanogate-wsgi (%d thr)" % a.threads
         procs.append(w)
         wait_line(w, "ready")
-        port = free_port()
-        g = start([a.gateway, "--listen", "127.0.0.1:%d" % port, "--route", "/=" + sock, "--log-level", "warn"])
+        g = start(gw_args)
         procs.append(g)
         drain(g)
         wait_port(port)
-        measure("nanogate -> nanogate-wsgi (%d thr)" % a.threads, "http://127.0.0.1:%d%s" % (port, a.path),
-                lambda: [w.pid], a.connections, a.duration)
+        measure(name, "http://127.0.0.1:%d%s" % (port, a.path), lambda: [w.pid], a.connections, a.duration)
         stop(g)
         stop(w)
-        if shutil.which("gunicorn"):
-            port = free_port()
-            gu = start(["gunicorn", "--worker-class", "gthread", "--workers", "1", "--threads", str(a.threads),
-                        "--bind", "127.0.0.1:%d" % port, "--log-level", "warning", a.app],
-                       cwd=HERE, env=env)
-            procs.append(gu)
-            drain(gu)
-            wait_port(port)
-            measure("gunicorn gthread 1x%d direct" % a.threads, "http://127.0.0.1:%d%s" % (port, a.path),
-                    lambda: children(gu.pid), a.connections, a.duration)
-            stop(gu)
+        port = free_port()
+        if a.asgi:
+            direct = [sys.executable, "-m", "uvicorn", "--port", str(port), "--log-level", "warning",
+                      "--no-access-log", a.app]
+            name = "uvicorn direct (1 process)"
+            pids = None
+        elif shutil.which("gunicorn"):
+            direct = ["gunicorn", "--worker-class", "gthread", "--workers", "1", "--threads", str(a.threads),
+                      "--bind", "127.0.0.1:%d" % port, "--log-level", "warning", a.app]
+            name = "gunicorn gthread 1x%d direct" % a.threads
+            pids = "children"
+        else:
+            return
+        p = start(direct, cwd=HERE, env=env)
+        procs.append(p)
+        drain(p)
+        wait_port(port)
+        measure(name, "http://127.0.0.1:%d%s" % (port, a.path),
+                (lambda: children(p.pid)) if pids == "children" else (lambda: [p.pid]),
+                a.connections, a.duration)
+        stop(p)
     finally:
         for p in procs:
             stop(p)

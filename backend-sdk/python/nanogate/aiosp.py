@@ -130,6 +130,9 @@ class Push:
         self.addr = sp.parse_url(url)
         self.connect_wait = connect_wait
         self._writer = None
+        self._out = []  # messages of this turn of the loop, written by _flush
+        self._queued = 0
+        self._flush_due = False
         self._up = asyncio.Event()
         self._closing = False
         self._task = asyncio.get_running_loop().create_task(self._run())
@@ -161,7 +164,9 @@ class Push:
                 log.warning("nanogate: connection to the gateway's inbound %s lost; redialling", self.addr.url)
 
     async def send(self, payload):
-        """Send one message (bytes)."""
+        """Send one message (bytes). Messages sent in one turn of the event
+        loop leave in one write (one system call for a reply's head and end,
+        and for many streams' frames)."""
         w = self._writer
         if w is None:
             try:
@@ -171,9 +176,28 @@ class Push:
             w = self._writer
             if w is None:
                 raise ConnectionError("connection to %s lost" % self.addr.url)
-        w.write(sp.frame_prefix(self.addr.ipc, len(payload)) + payload)
-        if w.transport.get_write_buffer_size() > WRITE_HIGH:
+        self._out.append(sp.frame_prefix(self.addr.ipc, len(payload)))
+        self._out.append(payload)
+        self._queued += len(payload)
+        if not self._flush_due:
+            self._flush_due = True
+            asyncio.get_running_loop().call_soon(self._flush)
+        if self._queued + w.transport.get_write_buffer_size() > WRITE_HIGH:
+            self._flush()
             await w.drain()
+
+    def _flush(self):
+        self._flush_due = False
+        if not self._out:
+            return
+        data = b"".join(self._out)
+        self._out.clear()
+        self._queued = 0
+        w = self._writer
+        if w is not None:
+            w.write(data)
+        # else the connection went down: the frames are lost with it, as
+        # the gateway's streams on it are
 
     async def close(self, linger=2.0):
         """Close after what was sent has reached the gateway: the write side
@@ -183,6 +207,7 @@ class Push:
         first would let the gateway cut a stream whose last frames were
         still on their way."""
         self._closing = True
+        self._flush()
         w = self._writer
         if w is not None:
             try:

@@ -196,8 +196,13 @@ class Stream:
         if not more:
             self.complete = True
             if not self.ended:
-                short = self.declared is not None and self.sent_body < self.declared and self._body_allowed()
-                await self.frame(frames.CLOSE if short else frames.END)
+                if not self._body_allowed():
+                    pass  # a HEAD, 204 or 304 head completes the response
+                elif self.declared is None:
+                    await self.frame(frames.END)
+                elif self.sent_body < self.declared:
+                    await self.frame(frames.CLOSE)  # short of its length: cut
+                # else a whole Content-Length completed it (docs/PROTOCOL.md)
                 self.end()
 
     def _body_allowed(self):

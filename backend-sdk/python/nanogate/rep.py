@@ -29,6 +29,7 @@ BUSY_REPLY = (b"HTTP/1.1 503 Service Unavailable\r\n"
 # does not know the notice and keeps sending.
 DRAIN_QUIET = 0.1
 DRAIN_MAX = 5.0
+DRAIN_TIMEOUT = 30.0  # for the requests in flight, as the Go SDK's DrainTimeout
 
 REDIAL_MIN, REDIAL_MAX = 0.01, 1.0
 
@@ -66,6 +67,8 @@ class RepServer:
         self._stop = threading.Event()
         self._last_read = time.monotonic()
         self._started = False
+        self._shed = 0  # requests answered 503 since the last log line
+        self._shed_logged = 0.0
 
     # ---- setup
 
@@ -179,7 +182,12 @@ class RepServer:
                     self._pending += 1
                     self._idle.clear()
             if full:
-                log.warning("nanogate: %d requests waiting, answering 503", self._backlog)
+                self._shed += 1
+                now = time.monotonic()
+                if now - self._shed_logged >= 1.0:  # one line a second, not one per request
+                    log.warning("nanogate: %d threads busy and %d requests waiting: answered 503 "
+                                "(%d since the last line)", self.threads, self._backlog, self._shed)
+                    self._shed_logged, self._shed = now, 0
                 self._reply(cn, hdr, BUSY_REPLY)
             else:
                 put((cn, hdr, msg, n))
@@ -256,8 +264,8 @@ class RepServer:
             running = self._threads[:]
         for t in running:
             t.join(timeout=5)
-        if wait:
-            self._idle.wait()
+        if wait and not self._idle.wait(DRAIN_TIMEOUT):
+            log.warning("nanogate: requests still running after %.0f s; closing", DRAIN_TIMEOUT)
         for cn in conns:
             cn.close()
         for _ in self._workers:

@@ -125,6 +125,11 @@ type Server struct {
 	// this long to finish, then the process exits (a second SIGTERM exits
 	// at once). Zero: 30s.
 	ShutdownTimeout time.Duration
+	// Frontend accepts the clients' connections: "fasthttp" (a TCP
+	// listener) or "zmq" (a ZeroMQ ZMQ_STREAM socket, frontend/zmqstream;
+	// the same HTTP/1.1 server over it; not with reuse_port or
+	// upgrade_socket). Zero: "fasthttp".
+	Frontend string
 }
 
 // Sessions configures the routes of format "frames".
@@ -345,6 +350,9 @@ func (c *Config) setDefaults() {
 	}
 	if s.ShutdownTimeout == 0 {
 		s.ShutdownTimeout = defaultShutdown
+	}
+	if s.Frontend == "" {
+		s.Frontend = FrontendFastHTTP
 	}
 }
 

@@ -24,19 +24,19 @@ func TestExample(t *testing.T) {
 		t.Errorf("example server/log = %+v %+v, want the defaults %+v %+v", c.Server, c.Log, d.Server, d.Log)
 	}
 	want := []Route{{
-		Name: "api", Path: "/api/", Timeout: 30 * time.Second, Contexts: 64, MaxReplyBytes: 64 << 20, Format: FormatHTTP, StreamIdleTimeout: time.Minute, MaxMessageBytes: 1 << 20, EjectFailures: 5, EjectTime: time.Second, EjectMaxTime: 30 * time.Second, HealthInterval: 5 * time.Second, Line: 43,
+		Name: "api", Path: "/api/", Timeout: 30 * time.Second, Contexts: 64, MaxReplyBytes: 64 << 20, Format: FormatHTTP, StreamIdleTimeout: time.Minute, MaxMessageBytes: 1 << 20, EjectFailures: 5, EjectTime: time.Second, EjectMaxTime: 30 * time.Second, HealthInterval: 5 * time.Second, Line: 44,
 		Endpoints: []Endpoint{{URL: "ipc:///tmp/nanogate-api.sock"}, {URL: "tcp://*:5555", Listen: true, Priority: 1},
 			{URL: "tls+tcp://10.0.0.5:5557", Priority: 1}},
 	}, {
-		Name: "static.example.com/", Host: "static.example.com", Path: "/", Timeout: 30 * time.Second, Contexts: 64, MaxReplyBytes: 64 << 20, Format: FormatHTTP, StreamIdleTimeout: time.Minute, MaxMessageBytes: 1 << 20, EjectFailures: 5, EjectTime: time.Second, EjectMaxTime: 30 * time.Second, Line: 84,
+		Name: "static.example.com/", Host: "static.example.com", Path: "/", Timeout: 30 * time.Second, Contexts: 64, MaxReplyBytes: 64 << 20, Format: FormatHTTP, StreamIdleTimeout: time.Minute, MaxMessageBytes: 1 << 20, EjectFailures: 5, EjectTime: time.Second, EjectMaxTime: 30 * time.Second, Line: 85,
 		Endpoints: []Endpoint{{URL: "ipc:///tmp/nanogate-static-1.sock"}, {URL: "ipc:///tmp/nanogate-static-2.sock"}},
 	}, {
 		Name: "~^/v[12]/users/[0-9]+$", Regex: "^/v[12]/users/[0-9]+$", Timeout: 30 * time.Second, Contexts: 64, MaxReplyBytes: 64 << 20, Format: FormatHTTP, StreamIdleTimeout: time.Minute, MaxMessageBytes: 1 << 20, EjectFailures: 5, EjectTime: time.Second, EjectMaxTime: 30 * time.Second,
-		Compat: CompatModNano, NoForwardedHeaders: true, Line: 88,
+		Compat: CompatModNano, NoForwardedHeaders: true, Line: 89,
 		Endpoints: []Endpoint{{URL: "tcp://127.0.0.1:5556"}},
 	}, {
 		Name: "/live/", Path: "/live/", Timeout: 30 * time.Second, Contexts: 64, MaxReplyBytes: 64 << 20, Format: FormatFrames, EjectFailures: 5, EjectTime: time.Second, EjectMaxTime: 30 * time.Second,
-		WebSocket: true, Origins: []string{"https://example.com"}, StreamIdleTimeout: time.Minute, MaxMessageBytes: 1 << 20, Line: 96,
+		WebSocket: true, Origins: []string{"https://example.com"}, StreamIdleTimeout: time.Minute, MaxMessageBytes: 1 << 20, Line: 97,
 		Endpoints: []Endpoint{{URL: "ipc:///tmp/nanogate-live.sock"}},
 	}}
 	if !reflect.DeepEqual(c.Routes, want) {
@@ -51,7 +51,8 @@ func TestMinimal(t *testing.T) {
 		t.Fatal(err)
 	}
 	want := Server{ReadTimeout: 30 * time.Second, WriteTimeout: 30 * time.Second, IdleTimeout: 90 * time.Second,
-		MaxHeaderBytes: 8192, MaxBodyBytes: 8 << 20, ReusePort: true, ShutdownTimeout: 30 * time.Second, MaxBodyMemory: 256 << 20}
+		MaxHeaderBytes: 8192, MaxBodyBytes: 8 << 20, ReusePort: true, ShutdownTimeout: 30 * time.Second, MaxBodyMemory: 256 << 20,
+		Frontend: FrontendFastHTTP}
 	if c.Server != want || c.Listen != "127.0.0.1:8080" {
 		t.Errorf("server = %+v, listen %q", c.Server, c.Listen)
 	}
@@ -100,7 +101,7 @@ endpoints = ["ipc://b"]
 	want := []string{
 		`nanogate.toml:1: listen: "8080" is not host:port (as in 127.0.0.1:8080 or :8080)`,
 		`nanogate.toml:3: server.read_timeout: "soon" is not a duration (want Go syntax like "30s" or "1m30s")`,
-		`nanogate.toml:4: server.colour: unknown key (known keys here: read_timeout, write_timeout, idle_timeout, max_header_bytes, max_body_bytes, max_conns, reuse_port, shutdown_timeout, tls_cert, tls_key, upgrade_socket, max_body_memory)`,
+		`nanogate.toml:4: server.colour: unknown key (known keys here: read_timeout, write_timeout, idle_timeout, max_header_bytes, max_body_bytes, max_conns, reuse_port, shutdown_timeout, tls_cert, tls_key, upgrade_socket, max_body_memory, frontend)`,
 		`nanogate.toml:8: route[0].endpoint[0].url: unsupported scheme "htp" (want ipc, tcp, tls+tcp, ws, wss, inproc)`,
 		`nanogate.toml:10: route[1].path: same host and path as route[0] (line 5)`,
 	}

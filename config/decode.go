@@ -80,7 +80,7 @@ func (d decoder) server(m map[string]any, s *Server) {
 	const path = "server"
 	d.keys(path, m, "read_timeout", "write_timeout", "idle_timeout",
 		"max_header_bytes", "max_body_bytes", "max_conns", "reuse_port", "shutdown_timeout",
-		"tls_cert", "tls_key", "upgrade_socket", "max_body_memory")
+		"tls_cert", "tls_key", "upgrade_socket", "max_body_memory", "frontend")
 	s.ReadTimeout, _ = d.duration(m, path, "read_timeout")
 	s.WriteTimeout, _ = d.duration(m, path, "write_timeout")
 	s.IdleTimeout, _ = d.duration(m, path, "idle_timeout")
@@ -95,6 +95,7 @@ func (d decoder) server(m map[string]any, s *Server) {
 	s.TLSKey, _ = d.str(m, path, "tls_key")
 	s.UpgradeSocket, _ = d.str(m, path, "upgrade_socket")
 	s.MaxBodyMemory, _ = d.size(m, path, "max_body_memory")
+	s.Frontend, _ = d.str(m, path, "frontend")
 }
 
 func (d decoder) log(m map[string]any, l *Log) {

@@ -55,6 +55,7 @@ func (c *Config) validate(p *problems) {
 		checkSPURL(p, "sessions.inbound", c.Sessions.Inbound, true)
 	}
 	c.checkBlastBeat(p)
+	c.checkFrontend(p)
 	c.checkZHTTP(p)
 	type match struct{ host, path, regex string }
 	routes := map[match]int{}

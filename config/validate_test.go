@@ -159,7 +159,7 @@ func TestErrors(t *testing.T) {
 		{"unknown table", ok + "[servr]\nread_timeout = \"1s\"\n",
 			`t.toml:3: servr: unknown key (known keys here: listen, server, log, sessions, admin, route, blastbeat)`},
 		{"unknown quoted key", ok + "[server]\n\"read.timeout\" = \"1s\"\n",
-			`t.toml:4: server."read.timeout": unknown key (known keys here: read_timeout, write_timeout, idle_timeout, max_header_bytes, max_body_bytes, max_conns, reuse_port, shutdown_timeout, tls_cert, tls_key, upgrade_socket, max_body_memory)`},
+			`t.toml:4: server."read.timeout": unknown key (known keys here: read_timeout, write_timeout, idle_timeout, max_header_bytes, max_body_bytes, max_conns, reuse_port, shutdown_timeout, tls_cert, tls_key, upgrade_socket, max_body_memory, frontend)`},
 		{"toml syntax", ok + "listen = = 1\n",
 			`t.toml:3: toml: unexpected character U+003D '=' at start of value`},
 		{"toml redefinition", ok + "[[route]]\nendpoints = [\"ipc://b\"]\n[route]\n",

@@ -77,11 +77,15 @@ const { serve } = require('..');
 const args = process.argv.slice(2);
 const dial = args[0] === '--dial';
 const url = args[1];
-if (!url || (args[0] !== '--bind' && args[0] !== '--dial')) {
-  console.error('usage: node express-app.js --bind URL | --dial URL');
+if (args[0] === '--http' && url) {
+  // The same app on Node's own HTTP server, to compare (docs/sdk-node.md).
+  require('http').createServer(app).listen(Number(url), '127.0.0.1', () => console.log('ready'));
+} else if (!url || (args[0] !== '--bind' && args[0] !== '--dial')) {
+  console.error('usage: node express-app.js --bind URL | --dial URL | --http PORT');
   process.exit(2);
+} else {
+  serve(app, url, { dial }).ready.then(() => console.log('ready'), (err) => {
+    console.error(err.message);
+    process.exit(1);
+  });
 }
-serve(app, url, { dial }).ready.then(() => console.log('ready'), (err) => {
-  console.error(err.message);
-  process.exit(1);
-});

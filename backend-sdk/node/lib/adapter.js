@@ -104,8 +104,17 @@ function makeResponse(req, sock) {
   const res = new http.ServerResponse(req);
   res.sendDate = false;
   res.useChunkedEncodingByDefault = false;
+  // Interim replies would reach the gateway as the reply: dropped.
+  res.writeContinue = noInterim;
+  res.writeProcessing = noInterim;
+  res.writeEarlyHints = noInterim;
   res.assignSocket(sock);
   return res;
+}
+
+function noInterim(...args) {
+  const cb = args[args.length - 1];
+  if (typeof cb === 'function') process.nextTick(cb);
 }
 
 // releaseResponse does what Node's server does when a response has

@@ -254,6 +254,17 @@ test('replies written by ServerResponse follow the reply rules', async () => {
   assert.match(raw.toString('latin1'), /\r\n\r\n3\r\nxyz\r\n0\r\n\r\n$/);
 });
 
+test('interim replies (100 Continue, 103) are not written: the gateway takes the first head as the reply', async () => {
+  const buf = await respond(GET, (req, res) => {
+    res.writeContinue();
+    res.writeEarlyHints({ link: '</a.css>; rel=preload' });
+    res.end('ok');
+  });
+  const r = parseReply(buf);
+  assert.strictEqual(r.status, 200);
+  assert.strictEqual(r.body.toString(), 'ok');
+});
+
 test('HEAD: the head of a GET, no body', async () => {
   const buf = await respond('HEAD /x HTTP/1.1\r\nHost: h\r\n\r\n', (req, res) => {
     res.setHeader('Content-Type', 'text/plain');

@@ -1,0 +1,56 @@
+#!/bin/sh
+# Hello under wrk: nanogate -> Node SDK (plain listener, Express) against
+# the same listener and Express app on Node's own http server, and the
+# worker's CPU per request from /proc/PID/stat (utime + stime).
+#
+#   backend-sdk/node/bench/wrk.sh [CONNECTIONS] [SECONDS]     (from the repository root)
+#
+# Needs bin/nanogate (make build), wrk, node and npm ci in backend-sdk/node.
+set -eu
+C=${1:-64}
+D=${2:-10}
+DIR=$(mktemp -d /tmp/ngnode-bench.XXXXXX)
+SDK=backend-sdk/node
+TCK=$(getconf CLK_TCK)
+PORT=18181
+trap 'kill $(cat "$DIR"/*.pid 2>/dev/null) 2>/dev/null; rm -rf "$DIR"' EXIT
+
+cpu() { awk '{print $14 + $15}' "/proc/$1/stat"; }
+
+wait_ready() { # file
+  i=0
+  until grep -q '^ready$' "$1" 2>/dev/null; do i=$((i + 1)); [ $i -lt 100 ] || { cat "$1"; exit 1; }; sleep 0.05; done
+}
+
+# run NAME URL PID: wrk against URL, then req/s and the CPU of PID per request.
+run() {
+  wrk -t1 -c1 -d1s "$2" >/dev/null # warm up
+  before=$(cpu "$3")
+  out=$(wrk -t2 -c"$C" -d"$D"s "$2")
+  after=$(cpu "$3")
+  reqs=$(echo "$out" | awk '/requests in/ {print $1}')
+  rps=$(echo "$out" | awk '/Requests\/sec/ {print $2}')
+  non2xx=$(echo "$out" | awk '/Non-2xx/ {print $4}')
+  p99=$(echo "$out" | awk '/Latency/ {print $2}')
+  awk -v n="$1" -v r="$rps" -v q="$reqs" -v b="$before" -v a="$after" -v t="$TCK" -v e="${non2xx:-0}" -v l="$p99" \
+    'BEGIN { printf "%-34s %10.0f req/s  avg latency %-8s worker CPU %6.1f us/req  non-2xx %s\n", n, r, l, (a - b) / t * 1e6 / q, e }'
+}
+
+node -e "require('http').createServer((req,res)=>{res.setHeader('Content-Type','text/plain; charset=utf-8');res.end('hello from '+req.socket.remoteAddress+', session undefined\n')}).listen($((PORT + 1)),'127.0.0.1',()=>console.log('ready'))" >"$DIR/plain-direct.log" 2>&1 &
+echo $! >"$DIR/plain-direct.pid"
+node "$SDK/examples/express-app.js" --http $((PORT + 2)) >"$DIR/express-direct.log" 2>&1 &
+echo $! >"$DIR/express-direct.pid"
+node "$SDK/examples/hello.js" "ipc://$DIR/plain.sock" >"$DIR/plain.log" 2>&1 &
+echo $! >"$DIR/plain.pid"
+node "$SDK/examples/express-app.js" --bind "ipc://$DIR/express.sock" >"$DIR/express.log" 2>&1 &
+echo $! >"$DIR/express.pid"
+for f in plain-direct express-direct plain express; do wait_ready "$DIR/$f.log"; done
+bin/nanogate --listen 127.0.0.1:$PORT --route "/plain/=ipc://$DIR/plain.sock" --route "/hello=ipc://$DIR/express.sock" >"$DIR/gw.log" 2>&1 &
+echo $! >"$DIR/gw.pid"
+until curl -sf "http://127.0.0.1:$PORT/hello" >/dev/null; do sleep 0.05; done
+
+echo "wrk -t2 -c$C -d${D}s, $(nproc) cores, node $(node --version)"
+run "nanogate -> node SDK, plain"      "http://127.0.0.1:$PORT/plain/" "$(cat "$DIR/plain.pid")"
+run "node http, plain (direct)"        "http://127.0.0.1:$((PORT + 1))/" "$(cat "$DIR/plain-direct.pid")"
+run "nanogate -> node SDK, Express"    "http://127.0.0.1:$PORT/hello" "$(cat "$DIR/express.pid")"
+run "node http, Express (direct)"      "http://127.0.0.1:$((PORT + 2))/hello" "$(cat "$DIR/express-direct.pid")"

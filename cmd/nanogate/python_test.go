@@ -23,6 +23,8 @@ import (
 	"time"
 
 	"github.com/fasthttp/websocket"
+
+	"github.com/nanogate/nanogate/session"
 )
 
 const python = "/usr/bin/python3"
@@ -407,4 +409,41 @@ timeout = "5s"
 		t.Errorf("requests failed during the rolling stop (%s): %q", res[len(res)-1], res[:min(5, len(res)-1)])
 	}
 	t.Logf("%s during the stop, none failed", res[len(res)-1])
+}
+
+// TestPythonReplyWriter feeds the replies nanogate-wsgi writes
+// (backend-sdk/python/tests/replies.py) to the gateway's own parser.
+func TestPythonReplyWriter(t *testing.T) {
+	needPython(t, "json")
+	out, err := exec.Command(python, filepath.Join(pythonSDK(t), "tests", "replies.py")).Output()
+	if err != nil {
+		t.Fatalf("replies.py: %v", err)
+	}
+	var cases []struct {
+		Name    string
+		Head    bool
+		Reply   []byte
+		Status  int
+		Body    []byte
+		Cookies int
+	}
+	if err := json.Unmarshal(out, &cases); err != nil {
+		t.Fatal(err)
+	}
+	if len(cases) < 5 {
+		t.Fatalf("only %d replies", len(cases))
+	}
+	for _, c := range cases {
+		var r session.Response
+		if err := r.Parse(c.Reply, c.Head); err != nil {
+			t.Errorf("%s: the gateway refuses %q: %v", c.Name, c.Reply, err)
+			continue
+		}
+		if r.Status != c.Status || (c.Body != nil && !bytes.Equal(r.Body, c.Body)) {
+			t.Errorf("%s: status %d body %q, want %d %q", c.Name, r.Status, r.Body, c.Status, c.Body)
+		}
+		if n := bytes.Count(r.Header, []byte("Set-Cookie: ")); n != c.Cookies {
+			t.Errorf("%s: %d Set-Cookie lines, want %d", c.Name, n, c.Cookies)
+		}
+	}
 }

@@ -76,9 +76,9 @@ class TestASGI(unittest.TestCase):
         self.url = "ipc://" + os.path.join(d, "w.sock")
         self.gw = FakeGateway(self, d)
 
-    def start(self, *extra):
+    def start(self, *extra, mode="--bind"):
         env = dict(os.environ, PYTHONPATH=PKG)
-        p = subprocess.Popen([sys.executable, "-m", "nanogate.asgi", "asgi_app:app", "--bind", self.url] + list(extra),
+        p = subprocess.Popen([sys.executable, "-m", "nanogate.asgi", "asgi_app:app", mode, self.url] + list(extra),
                              cwd=HERE, env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE)
         self.stderr = []
         self.stderr_changed = threading.Condition()
@@ -100,8 +100,24 @@ class TestASGI(unittest.TestCase):
             p.stderr.close()
         self.addCleanup(stop)
         self.assertEqual(p.stdout.readline(), b"ready\n")
-        self.gw.connect(self.url)
+        if mode == "--bind":
+            self.gw.connect(self.url)
         return p
+
+    def test_dial(self):
+        # The gateway's endpoint in mode listen: the worker dials its PULL.
+        path = self.url[len("ipc://"):]
+        ln = socket.socket(socket.AF_UNIX)
+        self.addCleanup(ln.close)
+        ln.bind(path)
+        ln.listen(1)
+        ln.settimeout(10)
+        self.start(mode="--dial")
+        c, _ = ln.accept()
+        self.gw.out = Peer(c, True, sp.PROTO_PUSH, sp.PROTO_PULL)
+        self.addCleanup(self.gw.out.close)
+        self.gw.request(1, "GET", "/hello")
+        self.assertEqual(parse_response(self.gw.expect(1, frames.HEADERS)).body, b"hello\n")
 
     def wait_stderr(self, text):
         with self.stderr_changed:

@@ -38,6 +38,10 @@ func TestExample(t *testing.T) {
 		Name: "/live/", Path: "/live/", Timeout: 30 * time.Second, Contexts: 64, MaxReplyBytes: 64 << 20, Format: FormatFrames, EjectFailures: 5, EjectTime: time.Second, EjectMaxTime: 30 * time.Second,
 		WebSocket: true, Origins: []string{"https://example.com"}, StreamIdleTimeout: time.Minute, MaxMessageBytes: 1 << 20, Line: 97,
 		Endpoints: []Endpoint{{URL: "ipc:///tmp/nanogate-live.sock"}},
+	}, {
+		Name: "/condure/", Path: "/condure/", Timeout: 30 * time.Second, Contexts: 64, MaxReplyBytes: 64 << 20, Format: FormatZHTTP, EjectFailures: 5, EjectTime: time.Second, EjectMaxTime: 30 * time.Second,
+		StreamIdleTimeout: time.Minute, MaxMessageBytes: 1 << 20, Line: 111,
+		ZHTTP: ZHTTPRoute{Stream: "ipc:///tmp/nanogate-zhttp", ID: "nanogate", KeepAlive: 45 * time.Second, SessionTimeout: time.Minute},
 	}}
 	if !reflect.DeepEqual(c.Routes, want) {
 		t.Errorf("routes:\n%+v\nwant:\n%+v", c.Routes, want)

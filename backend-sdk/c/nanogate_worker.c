@@ -540,6 +540,7 @@ struct server {
     ng_handler fn;
     void *ctx;
     pthread_t main;
+    pthread_mutex_t recv_mu;  /* held by the one thread waiting in nn_recvmsg */
     pthread_mutex_t mu;
     pthread_cond_t idle;      /* signalled when in_flight drops to 0 */
     int in_flight;
@@ -605,7 +606,14 @@ static void *serve_thread(void *arg)
         struct nn_iovec iov = {&msg, NN_MSG};
         struct nn_msghdr hdr = {.msg_iov = &iov, .msg_iovlen = 1, .msg_control = &control,
                                 .msg_controllen = NN_MSG};
+        /* One thread at a time waits in nn_recvmsg (leader/followers):
+         * libnanomsg wakes every thread that waits on a socket for each
+         * message, and with 64 waiting that herd doubled the CPU per
+         * request. A mutex wakes one follower when the leader has its
+         * message. */
+        pthread_mutex_lock(&s->recv_mu);
         int n = nn_recvmsg(s->sock, &hdr, 0);
+        pthread_mutex_unlock(&s->recv_mu);
         if (n < 0) {
             int e = nn_errno();
             if (e == EINTR || e == EAGAIN || e == ETIMEDOUT)
@@ -741,6 +749,7 @@ int ng_serve_opts(const char *url, int bind, ng_handler fn, void *ctx, const ng_
 
     struct server s = {.fn = fn, .ctx = ctx, .main = pthread_self(), .last_recv = now_ns()};
     pthread_mutex_init(&s.mu, NULL);
+    pthread_mutex_init(&s.recv_mu, NULL);
     pthread_condattr_t ca;
     pthread_condattr_init(&ca);
     pthread_condattr_setclock(&ca, CLOCK_MONOTONIC);
@@ -801,5 +810,6 @@ int ng_serve_opts(const char *url, int bind, ng_handler fn, void *ctx, const ng_
     pthread_sigmask(SIG_SETMASK, &old, NULL);
     pthread_cond_destroy(&s.idle);
     pthread_mutex_destroy(&s.mu);
+    pthread_mutex_destroy(&s.recv_mu);
     return s.failed ? NG_ESOCKET : NG_OK;
 }

@@ -324,6 +324,9 @@ class Stream {
     this.resumeGateway();
     this.send('close');
     this.over();
+    // As when the client goes away: req and res close.
+    if (!this.req.complete) this.req.destroy();
+    this.sock.destroy();
   }
 
   credit(n) {

@@ -270,3 +270,47 @@ test('over maxStreams: 503 at once', async (t) => {
   assert.strictEqual(h.stream, 2);
   assert.match(h.body.toString(), /^HTTP\/1.1 503 /);
 });
+
+test('a listener that does not read its body holds the gateway connection, then is cut past stallLimit', async (t) => {
+  let readNow;
+  const gw = await gatewayOf(t, (req, res) => {
+    if (req.url === '/slow') {
+      readNow = () => req.resume();
+      req.on('end', () => res.end('read all'));
+      return;
+    }
+    res.end(`fast ${req.url}`);
+  }, { maxQueuedBody: 1000, stallLimit: 60000 });
+  gw.request(1, head('POST', '/slow', 'Content-Length: 3000\r\n'));
+  for (let i = 0; i < 3; i++) gw.send(1, 'body', Buffer.alloc(1000, 1));
+  gw.send(1, 'body', '');
+  gw.request(2, head('GET', '/fast'));
+  // The second request waits behind the unread body on the connection.
+  await assert.rejects(gw.next(300));
+  readNow();
+  const got = [];
+  while (got.filter((f) => f.type === 'end').length < 2) got.push(await gw.next());
+  const bodies = got.filter((f) => f.type === 'headers').map((f) => `${f.stream} ${f.body.toString().split('\r\n\r\n')[1]}`).sort();
+  assert.deepStrictEqual(bodies, ['1 read all', '2 fast /fast']);
+});
+
+test('stallLimit: a stream that keeps the connection paused is cut, the others go on', async (t) => {
+  let stuckClosed;
+  const closed = new Promise((resolve) => { stuckClosed = resolve; });
+  const gw = await gatewayOf(t, (req, res) => {
+    if (req.url === '/stuck') { // never reads, never answers
+      res.on('close', stuckClosed);
+      return;
+    }
+    res.end(`fast ${req.url}`);
+  }, { maxQueuedBody: 1000, stallLimit: 200 });
+  gw.request(1, head('POST', '/stuck', 'Content-Length: 5000\r\n'));
+  for (let i = 0; i < 5; i++) gw.send(1, 'body', Buffer.alloc(1000, 1));
+  gw.request(2, head('GET', '/fast'));
+  const first = await gw.next();
+  assert.deepStrictEqual([first.type, first.stream], ['close', 1]);
+  const [h] = await gw.until('end');
+  assert.strictEqual(h.stream, 2);
+  assert.strictEqual(gw.srv.streams.size, 0);
+  await closed; // the listener learns of it
+});

@@ -82,6 +82,7 @@ func run(args []string, stdout, stderr io.Writer) int {
 		logLevel   = fs.String("log-level", "", "debug, info, warn or error (overrides the config)")
 		showVer    = fs.Bool("version", false, "print the version and exit")
 		pprofAddr  = fs.String("pprof", "", "serve net/http/pprof on this `address` (e.g. 127.0.0.1:6060); off when empty")
+		frontendF  = fs.String("frontend", "", "`fasthttp` or zmq: what accepts the clients, a TCP listener or a ZeroMQ ZMQ_STREAM socket (overrides the config)")
 		adminAddr  = fs.String("admin", "", "admin listener `address` (metrics, health, status page, pprof), e.g. 127.0.0.1:9090 (overrides the config)")
 		routes     routeFlags
 	)
@@ -101,7 +102,7 @@ func run(args []string, stdout, stderr io.Writer) int {
 		return exitConfig
 	}
 
-	cfg, err := buildConfig(*configPath, *listen, *adminAddr, *timeout, *logLevel, routes)
+	cfg, err := buildConfig(*configPath, *listen, *frontendF, *adminAddr, *timeout, *logLevel, routes)
 	if err != nil {
 		fmt.Fprintln(stderr, err)
 		return exitConfig
@@ -125,7 +126,7 @@ func run(args []string, stdout, stderr io.Writer) int {
 		if *configPath == "" {
 			return nil, errors.New("no --config file to read again")
 		}
-		return buildConfig(*configPath, *listen, *adminAddr, *timeout, *logLevel, routes)
+		return buildConfig(*configPath, *listen, *frontendF, *adminAddr, *timeout, *logLevel, routes)
 	}
 	if err := serve(cfg, log, reload, observers); err != nil {
 		log.Error("nanogate stopped", "err", err)
@@ -135,7 +136,7 @@ func run(args []string, stdout, stderr io.Writer) int {
 }
 
 // buildConfig loads the file, if any, then applies the flags on top.
-func buildConfig(path, listen, adminAddr string, timeout time.Duration, level string, routes []string) (*config.Config, error) {
+func buildConfig(path, listen, frontend, adminAddr string, timeout time.Duration, level string, routes []string) (*config.Config, error) {
 	var cfg *config.Config
 	if path != "" {
 		c, err := config.Load(path)
@@ -154,6 +155,9 @@ func buildConfig(path, listen, adminAddr string, timeout time.Duration, level st
 	}
 	if adminAddr != "" {
 		cfg.Admin.Listen = adminAddr
+	}
+	if frontend != "" {
+		cfg.Server.Frontend = frontend
 	}
 	if level != "" {
 		if err := cfg.Log.Level.UnmarshalText([]byte(level)); err != nil {
@@ -278,9 +282,10 @@ func serve(cfg *config.Config, log *slog.Logger, reload func() (*config.Config, 
 		waitConnected(ups.all(), connectWait)
 	}
 	if !inherited {
-		if ln, err = listen(cfg.Listen, cfg.Server.ReusePort); err != nil {
+		if ln, err = openListener(cfg, log); err != nil { // TCP, or ZMQ_STREAM (zmqfront.go)
 			return err
 		}
+		defer stopListener(ln) // after Shutdown, before the pools close
 	}
 	tcpLn, _ := ln.(*net.TCPListener)
 	var certs *certStore

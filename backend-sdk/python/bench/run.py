@@ -66,14 +66,22 @@ def drain(p):
 
 
 def wait_port(port):
+    wait_connect(socket.AF_INET, ("127.0.0.1", port))
+
+
+def wait_connect(family, address):
     import time
     for _ in range(500):
+        s = socket.socket(family)
         try:
-            socket.create_connection(("127.0.0.1", port), 0.1).close()
+            s.settimeout(0.1)
+            s.connect(address)
             return
         except OSError:
-            time.sleep(0.02)  # polling a port another process opens
-    raise SystemExit("port %d never opened" % port)
+            time.sleep(0.02)  # polling an address another process opens
+        finally:
+            s.close()
+    raise SystemExit("%s never accepted" % (address,))
 
 
 def wrk(url, connections, duration):
@@ -108,6 +116,62 @@ def measure(name, url, worker_pids, connections, duration):
           % (name, rps, avg, cpu / reqs * 1e6, non2xx), flush=True)
 
 
+NGINX_CONF = """daemon off;
+user %(user)s;
+worker_processes 2;
+pid %(d)s/nginx.pid;
+error_log %(d)s/nginx-error.log warn;
+events { worker_connections 4096; }
+http {
+    access_log off;
+    client_body_temp_path %(d)s/nginx-body;
+    proxy_temp_path %(d)s/nginx-proxy;
+    fastcgi_temp_path %(d)s/nginx-fastcgi;
+    uwsgi_temp_path %(d)s/nginx-uwsgi;
+    scgi_temp_path %(d)s/nginx-scgi;
+    upstream app { server unix:%(d)s/gunicorn.sock; keepalive 64; }
+    server {
+        listen 127.0.0.1:%(port)d;
+        location / {
+            proxy_pass http://app;
+            proxy_http_version 1.1;
+            proxy_set_header Connection "";
+            proxy_set_header X-Forwarded-For $proxy_add_x_forwarded_for;
+        }
+    }
+}
+"""
+
+
+def behind_nginx(a, d, env, procs):
+    """nginx (2 worker processes, keep-alive to the upstream) in front of
+    gunicorn gthread on a unix socket: the same worker count as nanogate's
+    run."""
+    import pwd
+    sock = os.path.join(d, "gunicorn.sock")
+    gu = start(["gunicorn", "--worker-class", "gthread", "--workers", "1", "--threads", str(a.threads),
+                "--bind", "unix:" + sock, "--log-level", "warning", a.app], cwd=HERE, env=env)
+    procs.append(gu)
+    drain(gu)
+    wait_connect(socket.AF_UNIX, sock)
+    port = free_port()
+    conf = os.path.join(d, "nginx.conf")
+    with open(conf, "w") as f:
+        f.write(NGINX_CONF % {"d": d, "port": port, "user": pwd.getpwuid(os.getuid()).pw_name})
+    ng = start(["nginx", "-c", conf, "-p", d])
+    procs.append(ng)
+    drain(ng)
+    wait_port(port)
+    measure("nginx -> gunicorn gthread 1x%d" % a.threads, "http://127.0.0.1:%d%s" % (port, a.path),
+            lambda: children(gu.pid), a.connections, a.duration)
+    stop(ng)
+    stop(gu)
+    with open(os.path.join(d, "nginx-error.log")) as f:
+        errors = f.read().splitlines()
+    if errors:
+        print("  nginx error log: %d lines, the first: %s" % (len(errors), errors[0]))
+
+
 def main():
     ap = argparse.ArgumentParser()
     ap.add_argument("--gateway", required=True)
@@ -140,7 +204,13 @@ def main():
         else:
             w = start([sys.executable, "-m", "nanogate.wsgi", a.app, "--bind", sock, "--threads", str(a.threads),
                        "--log-level", "warning"], cwd=HERE, env=env)
-            gw_args = [a.gateway, "--listen", "127.0.0.1:%d" % port, "--route", "/=" + sock, "--log-level", "warn"]
+            cfg = os.path.join(d, "nanogate.toml")
+            with open(cfg, "w") as f:
+                # As many requests in flight as connections: the default 64
+                # would answer the rest 503 at 256 connections.
+                f.write('listen = "127.0.0.1:%d"\n[[route]]\npath = "/"\ncontexts = %d\nendpoints = ["%s"]\n'
+                        % (port, max(a.connections, 64), sock))
+            gw_args = [a.gateway, "--config", cfg, "--log-level", "warn"]
             name = "nanogate -> nanogate-wsgi (%d thr)" % a.threads
         procs.append(w)
         wait_line(w, "ready")
@@ -172,6 +242,8 @@ def main():
                 (lambda: children(p.pid)) if pids == "children" else (lambda: [p.pid]),
                 a.connections, a.duration)
         stop(p)
+        if not a.asgi and shutil.which("nginx"):
+            behind_nginx(a, d, env, procs)
     finally:
         for p in procs:
             stop(p)

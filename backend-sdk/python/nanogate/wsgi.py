@@ -71,6 +71,9 @@ class WSGIHandler:
             "wsgi.multiprocess": False,
             "wsgi.run_once": False,
             "wsgi.file_wrapper": FileWrapper,
+            # The body is whole (a chunked upload arrives de-chunked), so
+            # reading wsgi.input to its end is safe (werkzeug reads this).
+            "wsgi.input_terminated": True,
             "SCRIPT_NAME": "",
             "SERVER_SOFTWARE": "nanogate-wsgi",
         }

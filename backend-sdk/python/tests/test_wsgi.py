@@ -58,6 +58,7 @@ class TestEnviron(unittest.TestCase):
         self.assertEqual(env["body"], b"")
         self.assertEqual(env["wsgi.version"], (1, 0))
         self.assertTrue(env["wsgi.multithread"])
+        self.assertTrue(env["wsgi.input_terminated"])
 
     def test_post_binary(self):
         app, env = capture()

@@ -30,7 +30,7 @@ run() {
   after=$(cpu "$3")
   reqs=$(echo "$out" | awk '/requests in/ {print $1}')
   rps=$(echo "$out" | awk '/Requests\/sec/ {print $2}')
-  non2xx=$(echo "$out" | awk '/Non-2xx/ {print $4}')
+  non2xx=$(echo "$out" | awk '/Non-2xx/ {print $5}')
   p99=$(echo "$out" | awk '/Latency/ {print $2}')
   awk -v n="$1" -v r="$rps" -v q="$reqs" -v b="$before" -v a="$after" -v t="$TCK" -v e="${non2xx:-0}" -v l="$p99" \
     'BEGIN { printf "%-34s %10.0f req/s  avg latency %-8s worker CPU %6.1f us/req  non-2xx %s\n", n, r, l, (a - b) / t * 1e6 / q, e }'
@@ -45,7 +45,22 @@ echo $! >"$DIR/plain.pid"
 node "$SDK/examples/express-app.js" --bind "ipc://$DIR/express.sock" >"$DIR/express.log" 2>&1 &
 echo $! >"$DIR/express.pid"
 for f in plain-direct express-direct plain express; do wait_ready "$DIR/$f.log"; done
-bin/nanogate --listen 127.0.0.1:$PORT --route "/plain/=ipc://$DIR/plain.sock" --route "/hello=ipc://$DIR/express.sock" >"$DIR/gw.log" 2>&1 &
+# contexts: room for every connection's request (the default, 64 per
+# endpoint, answers the rest 503).
+cat >"$DIR/nanogate.toml" <<TOML
+listen = "127.0.0.1:$PORT"
+[log]
+level = "warn"
+[[route]]
+path = "/plain/"
+contexts = 1024
+endpoints = ["ipc://$DIR/plain.sock"]
+[[route]]
+path = "/hello"
+contexts = 1024
+endpoints = ["ipc://$DIR/express.sock"]
+TOML
+bin/nanogate --config "$DIR/nanogate.toml" >"$DIR/gw.log" 2>&1 &
 echo $! >"$DIR/gw.pid"
 until curl -sf "http://127.0.0.1:$PORT/hello" >/dev/null; do sleep 0.05; done
 

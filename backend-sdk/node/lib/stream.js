@@ -74,6 +74,9 @@ class StreamServer extends EventEmitter {
         c.on('message', (msg) => this.deliver(c, msg));
         c.once('close', (err) => {
           if (err) this.log('warn', 'gateway connection failed', { err: err.message });
+          // The gateway cut the streams it sent here (docs/PROTOCOL.md,
+          // lifecycle): nothing more will come for them, not even an end.
+          for (const st of [...this.streams.values()]) if (st.conn === c) st.gatewayEnded();
         });
       },
     });
@@ -161,6 +164,7 @@ class StreamServer extends EventEmitter {
       return;
     }
     const st = new Stream(this, key, f.sid, f.stream, out, head, f.body.subarray(head.bodyStart));
+    st.conn = c;
     this.streams.set(key, st);
     st.start();
   }
@@ -220,6 +224,7 @@ class Stream {
     this.res = null;
     this.sock = null;
     this.ws = null;
+    this.conn = null; // the gateway connection the request came on
     this.paused = null; // the gateway connection this stream paused
     this.stall = null;
     // Response state.

@@ -7,6 +7,9 @@
 // session/testdata/*.response also pass.
 
 const test = require('node:test');
+
+// Every test is bounded: a hang fails it instead of stalling the run.
+const BOUND = { timeout: 20000 };
 const assert = require('node:assert');
 const fs = require('fs');
 const path = require('path');
@@ -61,7 +64,7 @@ const WANT = {
   },
 };
 
-test('every golden request is covered', () => {
+test('every golden request is covered', BOUND, () => {
   const files = fs.readdirSync(TESTDATA).filter((f) => f.endsWith('.request')).sort();
   assert.deepStrictEqual(files, Object.keys(WANT).sort());
 });
@@ -83,7 +86,7 @@ function readRequest(msg) {
 }
 
 for (const [name, want] of Object.entries(WANT)) {
-  test(`parse ${name}`, async () => {
+  test(`parse ${name}`, BOUND, async () => {
     const { req, body } = await readRequest(golden(name));
     assert.ok(req instanceof http.IncomingMessage);
     assert.strictEqual(req.method, want.method);
@@ -119,7 +122,7 @@ function nodeParses(msg) {
   });
 }
 
-test("the requests are what Node's own server makes of the same bytes", async () => {
+test("the requests are what Node's own server makes of the same bytes", BOUND, async () => {
   for (const name of Object.keys(WANT)) {
     const msg = golden(name);
     const theirs = await nodeParses(msg);
@@ -129,7 +132,7 @@ test("the requests are what Node's own server makes of the same bytes", async ()
   }
 });
 
-test('bad request messages are refused with a reason', () => {
+test('bad request messages are refused with a reason', BOUND, () => {
   const bad = [
     'GET / HTTP/1.1\r\nHost: h\r\n', // no empty line
     'GET /\r\n\r\n',
@@ -145,13 +148,13 @@ test('bad request messages are refused with a reason', () => {
   for (const m of bad) assert.throws(() => http1.parseRequest(Buffer.from(m, 'latin1')), http1.ParseError, JSON.stringify(m));
 });
 
-test('bare LF lines and surrounding whitespace in values', () => {
+test('bare LF lines and surrounding whitespace in values', BOUND, () => {
   const r = http1.parseRequest(Buffer.from('GET /x HTTP/1.1\nA:  1 \t\nB:2\n\nbody'));
   assert.deepStrictEqual(r.rawHeaders, ['A', '1', 'B', '2']);
   assert.strictEqual(r.body.toString(), 'body');
 });
 
-test('clientIP: the last entry of the last X-Forwarded-For', () => {
+test('clientIP: the last entry of the last X-Forwarded-For', BOUND, () => {
   assert.strictEqual(http1.clientIP(['X-Forwarded-For', '1.1.1.1, 2.2.2.2']), '2.2.2.2');
   assert.strictEqual(http1.clientIP(['x-forwarded-for', 'spoof', 'X-Forwarded-For', 'a, ::1']), '::1');
   assert.strictEqual(http1.clientIP(['Host', 'h']), undefined);
@@ -189,7 +192,7 @@ function parseReply(buf, { head = false } = {}) {
   return { status, reason: m[2] || '', headers, body };
 }
 
-test('the golden replies pass the reply rules', () => {
+test('the golden replies pass the reply rules', BOUND, () => {
   const files = fs.readdirSync(TESTDATA).filter((f) => f.endsWith('.response'));
   assert.ok(files.length >= 2);
   for (const f of files) parseReply(golden(f));
@@ -217,7 +220,7 @@ function respond(msg, listener) {
 
 const GET = 'GET /x HTTP/1.1\r\nHost: h\r\n\r\n';
 
-test('replies written by ServerResponse follow the reply rules', async () => {
+test('replies written by ServerResponse follow the reply rules', BOUND, async () => {
   let r = parseReply(await respond(GET, (req, res) => {
     res.statusCode = 201;
     res.setHeader('Set-Cookie', ['a=1; Path=/', 'b=2; Path=/']);
@@ -254,7 +257,7 @@ test('replies written by ServerResponse follow the reply rules', async () => {
   assert.match(raw.toString('latin1'), /\r\n\r\n3\r\nxyz\r\n0\r\n\r\n$/);
 });
 
-test('interim replies (100 Continue, 103) are not written: the gateway takes the first head as the reply', async () => {
+test('interim replies (100 Continue, 103) are not written: the gateway takes the first head as the reply', BOUND, async () => {
   const buf = await respond(GET, (req, res) => {
     res.writeContinue();
     res.writeEarlyHints({ link: '</a.css>; rel=preload' });
@@ -265,7 +268,7 @@ test('interim replies (100 Continue, 103) are not written: the gateway takes the
   assert.strictEqual(r.body.toString(), 'ok');
 });
 
-test('HEAD: the head of a GET, no body', async () => {
+test('HEAD: the head of a GET, no body', BOUND, async () => {
   const buf = await respond('HEAD /x HTTP/1.1\r\nHost: h\r\n\r\n', (req, res) => {
     res.setHeader('Content-Type', 'text/plain');
     res.setHeader('Content-Length', '6');
@@ -276,7 +279,7 @@ test('HEAD: the head of a GET, no body', async () => {
   assert.deepStrictEqual(r.headers.find(([k]) => k === 'content-length'), ['content-length', '6']);
 });
 
-test('the SDK answers: 500 naming the request id, and errorReply framing', () => {
+test('the SDK answers: 500 naming the request id, and errorReply framing', BOUND, () => {
   const r = parseReply(http1.errorReply(500, 'r-9'));
   assert.strictEqual(r.status, 500);
   assert.match(r.body.toString(), /r-9/);

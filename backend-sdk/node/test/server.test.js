@@ -5,6 +5,9 @@
 // listener's failures, back-pressure and the drain.
 
 const test = require('node:test');
+
+// Every test is bounded: a hang fails it instead of stalling the run.
+const BOUND = { timeout: 20000 };
 const assert = require('node:assert');
 const { Server } = require('../lib/server');
 const { serve } = require('..');
@@ -47,7 +50,7 @@ function app(req, res) {
 }
 
 for (const transport of ['ipc', 'tcp']) {
-  test(`bind over ${transport}: pipelined requests, replies in any order with their ids`, async (t) => {
+  test(`bind over ${transport}: pipelined requests, replies in any order with their ids`, BOUND, async (t) => {
     const url = transport === 'ipc' ? tmpURL('rep') : await freeTCP();
     const srv = new Server(app, { log: quiet });
     await srv.listen(url);
@@ -71,7 +74,7 @@ for (const transport of ['ipc', 'tcp']) {
   });
 }
 
-test('a backtrace with a device hop comes back whole', async (t) => {
+test('a backtrace with a device hop comes back whole', BOUND, async (t) => {
   const url = tmpURL('rep');
   const srv = new Server(app, { log: quiet });
   await srv.listen(url);
@@ -83,7 +86,7 @@ test('a backtrace with a device hop comes back whole', async (t) => {
   assert.deepStrictEqual([...reply.subarray(0, 8)], [0, 0, 0, 7, 0x80, 0, 0, 2]);
 });
 
-test('dial: the server connects to a REQ that listens, and redials it', async (t) => {
+test('dial: the server connects to a REQ that listens, and redials it', BOUND, async (t) => {
   const url = tmpURL('req');
   const peers = [];
   let arrived;
@@ -111,7 +114,7 @@ test('dial: the server connects to a REQ that listens, and redials it', async (t
   assert.match(split(await p2.next()).text, /GET \/b/);
 });
 
-test('a listener that throws or rejects: 500 naming the request id, logged with it', async (t) => {
+test('a listener that throws or rejects: 500 naming the request id, logged with it', BOUND, async (t) => {
   const url = tmpURL('rep');
   const lines = [];
   const srv = new Server(app, { log: (level, msg, f) => lines.push(`${level} ${msg} ${f && f.request_id}`) });
@@ -131,7 +134,7 @@ test('a listener that throws or rejects: 500 naming the request id, logged with 
   assert.match(split(await req.next()).text, /GET \/ok/);
 });
 
-test('a malformed request gets 400, a body is read whole', async (t) => {
+test('a malformed request gets 400, a body is read whole', BOUND, async (t) => {
   const url = tmpURL('rep');
   const srv = new Server(app, { log: quiet });
   await srv.listen(url);
@@ -145,7 +148,7 @@ test('a malformed request gets 400, a body is read whole', async (t) => {
   assert.match(split(await req.next()).text, new RegExp(`got ${body.length}$`));
 });
 
-test('maxInFlight: past it, the connection is not read until replies free room', async (t) => {
+test('maxInFlight: past it, the connection is not read until replies free room', BOUND, async (t) => {
   const url = tmpURL('rep');
   let running = 0;
   let most = 0;
@@ -165,7 +168,7 @@ test('maxInFlight: past it, the connection is not read until replies free room',
   assert.ok(most <= 4, `ran ${most} at once`);
 });
 
-test('shutdown: the drain notice, then what arrives is served, then the close', async (t) => {
+test('shutdown: the drain notice, then what arrives is served, then the close', BOUND, async (t) => {
   const url = tmpURL('rep');
   const srv = new Server(app, { log: quiet });
   await srv.listen(url);
@@ -185,7 +188,7 @@ test('shutdown: the drain notice, then what arrives is served, then the close', 
   await req.closedSoon();
 });
 
-test('serve(): ready, and close()', async () => {
+test('serve(): ready, and close()', BOUND, async () => {
   const url = tmpURL('serve');
   const srv = serve(app, url, { signals: false, log: quiet });
   await srv.ready;
@@ -196,7 +199,7 @@ test('serve(): ready, and close()', async () => {
   await req.closedSoon();
 });
 
-test('serve(): a URL that cannot be bound rejects ready and emits error', async () => {
+test('serve(): a URL that cannot be bound rejects ready and emits error', BOUND, async () => {
   const srv = serve(app, 'ipc:///nonexistent-dir/x.sock', { signals: false, log: quiet });
   const emitted = new Promise((resolve) => srv.on('error', resolve));
   await assert.rejects(srv.ready);

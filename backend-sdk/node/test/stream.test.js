@@ -4,6 +4,9 @@
 // address that the worker's frames come back to.
 
 const test = require('node:test');
+
+// Every test is bounded: a hang fails it instead of stalling the run.
+const BOUND = { timeout: 20000 };
 const assert = require('node:assert');
 const crypto = require('crypto');
 const { StreamServer } = require('../lib/stream');
@@ -32,6 +35,7 @@ async function gatewayOf(t, app, opts = {}) {
   let pull = null;
   const gw = {
     srv,
+    push,
     inboundURL,
     send(stream, type, body = '') {
       push.send(frames.build(SID, type, stream, Buffer.isBuffer(body) ? body : Buffer.from(body)));
@@ -62,7 +66,7 @@ async function gatewayOf(t, app, opts = {}) {
 
 const head = (method, path, extra = '') => `${method} ${path} HTTP/1.1\r\nHost: h\r\n${extra}X-Request-Id: r-${path}\r\nX-Nanogate-Session: ${SID}\r\n`;
 
-test('a whole response: one headers frame with its Content-Length, then end', async (t) => {
+test('a whole response: one headers frame with its Content-Length, then end', BOUND, async (t) => {
   const gw = await gatewayOf(t, (req, res) => {
     res.setHeader('Content-Type', 'text/plain');
     res.end(`hi ${req.nanogate.sessionId} ${req.nanogate.stream}`);
@@ -78,7 +82,7 @@ test('a whole response: one headers frame with its Content-Length, then end', as
   assert.strictEqual(e.type, 'end');
 });
 
-test('writes reach the gateway as they are made (server-sent events)', async (t) => {
+test('writes reach the gateway as they are made (server-sent events)', BOUND, async (t) => {
   let tick;
   const gw = await gatewayOf(t, (req, res) => {
     res.writeHead(200, { 'Content-Type': 'text/event-stream' });
@@ -105,7 +109,7 @@ test('writes reach the gateway as they are made (server-sent events)', async (t)
   assert.deepStrictEqual(rest.map((f) => [f.type, f.body.toString()]), [['chunk', 'data: 2\n\n'], ['end', '']]);
 });
 
-test('the request body streams in, Content-Length and chunked', async (t) => {
+test('the request body streams in, Content-Length and chunked', BOUND, async (t) => {
   const gw = await gatewayOf(t, (req, res) => {
     const hash = crypto.createHash('sha256');
     let n = 0;
@@ -123,7 +127,7 @@ test('the request body streams in, Content-Length and chunked', async (t) => {
   }
 });
 
-test('flow control: 1 MiB, then only what credit grants; write() returns false, drain follows', async (t) => {
+test('flow control: 1 MiB, then only what credit grants; write() returns false, drain follows', BOUND, async (t) => {
   let drains = 0;
   const total = 3 << 20;
   const gw = await gatewayOf(t, (req, res) => {
@@ -167,7 +171,7 @@ test('flow control: 1 MiB, then only what credit grants; write() returns false, 
   assert.ok(drains > 0, 'the listener never waited');
 });
 
-test('the gateway ends the stream: req and res close, writes go nowhere', async (t) => {
+test('the gateway ends the stream: req and res close, writes go nowhere', BOUND, async (t) => {
   let closed;
   const gone = new Promise((resolve) => { closed = resolve; });
   const gw = await gatewayOf(t, (req, res) => {
@@ -182,7 +186,7 @@ test('the gateway ends the stream: req and res close, writes go nowhere', async 
   assert.strictEqual(gw.srv.streams.size, 0);
 });
 
-test('a listener that throws: 500 before the head, close after it', async (t) => {
+test('a listener that throws: 500 before the head, close after it', BOUND, async (t) => {
   const gw = await gatewayOf(t, async (req, res) => {
     if (req.url === '/late') {
       res.write('partial');
@@ -199,7 +203,7 @@ test('a listener that throws: 500 before the head, close after it', async (t) =>
   assert.strictEqual(got[got.length - 1].type, 'close');
 });
 
-test('WebSocket: messages both ways, the client closes', async (t) => {
+test('WebSocket: messages both ways, the client closes', BOUND, async (t) => {
   let closedWith;
   const closed = new Promise((resolve) => { closedWith = resolve; });
   const gw = await gatewayOf(t, () => { throw new Error('not for HTTP'); }, {
@@ -224,7 +228,7 @@ test('WebSocket: messages both ways, the client closes', async (t) => {
   assert.deepStrictEqual(await closed, [1001, 'going']);
 });
 
-test('WebSocket: the worker closes with a code and reason', async (t) => {
+test('WebSocket: the worker closes with a code and reason', BOUND, async (t) => {
   const gw = await gatewayOf(t, () => {}, {
     onWebSocket(ws) {
       ws.on('message', () => ws.close(4000, 'kicked'));
@@ -236,14 +240,14 @@ test('WebSocket: the worker closes with a code and reason', async (t) => {
   assert.deepStrictEqual(got.map((f) => [f.type, f.body.toString()]), [['websocket-close', '4000 kicked'], ['end', '']]);
 });
 
-test('WebSocket without a handler: closed 1011', async (t) => {
+test('WebSocket without a handler: closed 1011', BOUND, async (t) => {
   const gw = await gatewayOf(t, () => {});
   gw.request(1, head('GET', '/ws', 'Upgrade: websocket\r\n'));
   const got = await gw.until('end');
   assert.match(got[0].body.toString(), /^1011/);
 });
 
-test('shutdown: a new request goes back to the gateway (retry), running ones finish', async (t) => {
+test('shutdown: a new request goes back to the gateway (retry), running ones finish', BOUND, async (t) => {
   let finish;
   const gw = await gatewayOf(t, (req, res) => {
     res.writeHead(200);
@@ -261,7 +265,7 @@ test('shutdown: a new request goes back to the gateway (retry), running ones fin
   await done;
 });
 
-test('over maxStreams: 503 at once', async (t) => {
+test('over maxStreams: 503 at once', BOUND, async (t) => {
   const gw = await gatewayOf(t, (req, res) => res.write('x'), { maxStreams: 1 });
   gw.request(1, head('GET', '/a'));
   await gw.next();
@@ -271,7 +275,7 @@ test('over maxStreams: 503 at once', async (t) => {
   assert.match(h.body.toString(), /^HTTP\/1.1 503 /);
 });
 
-test('a listener that does not read its body holds the gateway connection, then is cut past stallLimit', async (t) => {
+test('a listener that does not read its body holds the gateway connection, then is cut past stallLimit', BOUND, async (t) => {
   let readNow;
   const gw = await gatewayOf(t, (req, res) => {
     if (req.url === '/slow') {
@@ -294,7 +298,7 @@ test('a listener that does not read its body holds the gateway connection, then 
   assert.deepStrictEqual(bodies, ['1 read all', '2 fast /fast']);
 });
 
-test('stallLimit: a stream that keeps the connection paused is cut, the others go on', async (t) => {
+test('stallLimit: a stream that keeps the connection paused is cut, the others go on', BOUND, async (t) => {
   let stuckClosed;
   const closed = new Promise((resolve) => { stuckClosed = resolve; });
   const gw = await gatewayOf(t, (req, res) => {
@@ -313,4 +317,19 @@ test('stallLimit: a stream that keeps the connection paused is cut, the others g
   assert.strictEqual(h.stream, 2);
   assert.strictEqual(gw.srv.streams.size, 0);
   await closed; // the listener learns of it
+});
+
+test('the gateway connection is lost: its streams end, as if the client had gone', BOUND, async (t) => {
+  let closed;
+  const gone = new Promise((resolve) => { closed = resolve; });
+  const gw = await gatewayOf(t, (req, res) => {
+    res.writeHead(200, { 'Content-Type': 'text/event-stream' });
+    res.write('data: first\n\n');
+    res.on('close', () => closed(res.writableFinished));
+  });
+  gw.request(1, head('GET', '/sse'));
+  await gw.next();
+  gw.push.close();
+  assert.strictEqual(await gone, false);
+  assert.strictEqual(gw.srv.streams.size, 0);
 });

@@ -42,20 +42,33 @@ contexts = 256
 endpoints = [%q]
 `, ep))
 			g, _ := startStack(t, ep, []string{"--concurrency", "256"}, "--config", cfg)
-			c := newClient(t)
-			t.Run("get", func(t *testing.T) { testGet(t, g, c) })
-			t.Run("forwarded-headers", func(t *testing.T) { testForwarded(t, g, c) })
-			t.Run("post-5MiB-binary", func(t *testing.T) { testPostBinary(t, g, c) })
-			t.Run("chunked-raw", func(t *testing.T) { testChunkedRaw(t, g) })
-			t.Run("chunked-expect-continue", func(t *testing.T) { testExpectContinue(t, g) })
-			t.Run("chunked-client", func(t *testing.T) { testChunkedClient(t, g, c) })
-			t.Run("keep-alive-1000", func(t *testing.T) { testKeepAlive(t, g) })
-			t.Run("pipelined-10", func(t *testing.T) { testPipelined(t, g) })
-			t.Run("concurrent-200", func(t *testing.T) { testConcurrent(t, g) })
-			t.Run("set-cookie", func(t *testing.T) { testCookies(t, g, c) })
-			t.Run("statuses", func(t *testing.T) { testStatuses(t, g, c) })
-			t.Run("server-header", func(t *testing.T) { testServerHeader(t, g, c) })
+			runHTTPCases(t, g, newClient(t))
 		})
+	}
+}
+
+// runHTTPCases runs the client-visible cases against g, a gateway in front
+// of an SDK test worker on route "/"; zmqfront_test.go runs them through
+// the ZMQ_STREAM front end too.
+func runHTTPCases(t *testing.T, g *gateway, c *http.Client) {
+	for _, tc := range []struct {
+		name string
+		f    func(*testing.T)
+	}{
+		{"get", func(t *testing.T) { testGet(t, g, c) }},
+		{"forwarded-headers", func(t *testing.T) { testForwarded(t, g, c) }},
+		{"post-5MiB-binary", func(t *testing.T) { testPostBinary(t, g, c) }},
+		{"chunked-raw", func(t *testing.T) { testChunkedRaw(t, g) }},
+		{"chunked-expect-continue", func(t *testing.T) { testExpectContinue(t, g) }},
+		{"chunked-client", func(t *testing.T) { testChunkedClient(t, g, c) }},
+		{"keep-alive-1000", func(t *testing.T) { testKeepAlive(t, g) }},
+		{"pipelined-10", func(t *testing.T) { testPipelined(t, g) }},
+		{"concurrent-200", func(t *testing.T) { testConcurrent(t, g) }},
+		{"set-cookie", func(t *testing.T) { testCookies(t, g, c) }},
+		{"statuses", func(t *testing.T) { testStatuses(t, g, c) }},
+		{"server-header", func(t *testing.T) { testServerHeader(t, g, c) }},
+	} {
+		t.Run(tc.name, tc.f)
 	}
 }
 
@@ -379,7 +392,12 @@ func TestLimits(t *testing.T) {
 	ep := ipcURL(t, "limits")
 	countFile := filepath.Join(t.TempDir(), "count")
 	g, _ := startStack(t, ep, []string{"--count-file", countFile}, "--route", "/="+ep, "--timeout", "5s")
+	runLimits(t, g, countFile)
+}
 
+// runLimits runs the limit cases against g, a gateway with the default
+// limits in front of a test worker counting its requests in countFile.
+func runLimits(t *testing.T, g *gateway, countFile string) {
 	t.Run("body-at-limit", func(t *testing.T) {
 		// The default limit is 8 MiB: exactly that passes, one more byte
 		// does not.
@@ -472,9 +490,15 @@ func TestLimits(t *testing.T) {
 // the request in flight, and exits 0.
 func TestGracefulShutdown(t *testing.T) {
 	t.Parallel()
+	runGracefulShutdown(t)
+}
+
+// runGracefulShutdown runs TestGracefulShutdown with more gateway flags.
+func runGracefulShutdown(t *testing.T, gatewayArgs ...string) {
 	ep := ipcURL(t, "drain")
 	countFile := filepath.Join(t.TempDir(), "count")
-	g, _ := startStack(t, ep, []string{"--count-file", countFile}, "--route", "/="+ep, "--timeout", "10s")
+	g, _ := startStack(t, ep, []string{"--count-file", countFile},
+		append([]string{"--route", "/=" + ep, "--timeout", "10s"}, gatewayArgs...)...)
 	c := newClient(t)
 	done := postAsync(c, g.url+"/slow-count?ms=700", "finish me")
 	if !pollUntil(5*time.Second, func() bool { return countLines(t, countFile) == 1 }) {

@@ -331,7 +331,11 @@ endpoints = [%q]
 // TestNoWorker503: a route whose worker is not there answers 503 at once.
 func TestNoWorker503(t *testing.T) {
 	t.Parallel()
-	g := startGateway(t, "--route", "/="+ipcURL(t, "nobody"), "--timeout", "5s")
+	runNoWorker503(t)
+}
+
+func runNoWorker503(t *testing.T, gatewayArgs ...string) {
+	g := startGateway(t, append([]string{"--route", "/=" + ipcURL(t, "nobody"), "--timeout", "5s"}, gatewayArgs...)...)
 	c := newClient(t)
 	for i := range 2 {
 		start := time.Now()
@@ -353,8 +357,13 @@ func TestNoWorker503(t *testing.T) {
 // timeout and a 504.
 func TestSilentWorker504(t *testing.T) {
 	t.Parallel()
+	runSilentWorker504(t)
+}
+
+func runSilentWorker504(t *testing.T, gatewayArgs ...string) {
 	ep := ipcURL(t, "silent")
-	g, _ := startStack(t, ep, []string{"--mode", "silent"}, "--route", "/="+ep, "--timeout", "500ms")
+	g, _ := startStack(t, ep, []string{"--mode", "silent"},
+		append([]string{"--route", "/=" + ep, "--timeout", "500ms"}, gatewayArgs...)...)
 	c := newClient(t)
 	for i := range 2 {
 		start := time.Now()

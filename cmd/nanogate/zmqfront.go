@@ -17,7 +17,16 @@ func openListener(cfg *config.Config, log *slog.Logger) (net.Listener, error) {
 	if cfg.Server.Frontend != config.FrontendZMQ {
 		return listen(cfg.Listen, cfg.Server.ReusePort)
 	}
-	l, err := zmqstream.Listen(zmqstream.Config{Addr: cfg.Listen, Logger: log})
+	l, err := zmqstream.Listen(zmqstream.Config{
+		Addr: cfg.Listen,
+		// A request within the limits is never cut for arriving faster
+		// than the server reads it (a MiB of slack for chunk framing and
+		// the next pipelined request); the bytes of all connections
+		// together are bounded as request bodies are.
+		MaxInbound:      int(cfg.Server.MaxBodyBytes) + cfg.Server.MaxHeaderBytes + 1<<20,
+		MaxInboundTotal: cfg.Server.MaxBodyMemory,
+		Logger:          log,
+	})
 	if err != nil {
 		return nil, fmt.Errorf("server.frontend = %q: %w", config.FrontendZMQ, err)
 	}

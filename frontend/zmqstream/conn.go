@@ -86,11 +86,12 @@ func (c *conn) deliver(b []byte) bool {
 	if c.closed {
 		return true // nobody reads any more: dropped
 	}
-	if c.inBytes+len(b) > c.l.cfg.MaxInbound {
+	if c.inBytes+len(b) > c.l.cfg.MaxInbound || c.l.inTotal.Load()+int64(len(b)) > c.l.cfg.MaxInboundTotal {
 		return false
 	}
 	c.in = append(c.in, b) // b is ours (zmq handlers own their parts)
 	c.inBytes += len(b)
+	c.l.inTotal.Add(int64(len(b)))
 	signal(c.readable)
 	return true
 }
@@ -111,11 +112,16 @@ func (c *conn) peerGone() {
 func (c *conn) cut() {
 	c.mu.Lock()
 	c.eof, c.dead, c.reset = true, true, true
-	c.in, c.inOff, c.inBytes = nil, 0, 0
+	c.dropIn()
 	c.dropOut()
 	c.mu.Unlock()
 	signal(c.readable)
 	signal(c.writable)
+}
+
+func (c *conn) dropIn() {
+	c.l.inTotal.Add(int64(-c.inBytes))
+	c.in, c.inOff, c.inBytes = nil, 0, 0
 }
 
 func (c *conn) dropOut() {
@@ -164,6 +170,7 @@ func (c *conn) take(p []byte) int {
 		}
 	}
 	c.inBytes -= n
+	c.l.inTotal.Add(int64(-n))
 	if len(c.in) == 0 {
 		c.in = nil // an idle connection holds no buffer
 	}
@@ -329,7 +336,7 @@ func (c *conn) Close() error {
 		return nil
 	}
 	c.closed = true
-	c.in, c.inOff, c.inBytes = nil, 0, 0
+	c.dropIn()
 	kick := false
 	if !c.dead {
 		c.closeQueued = true

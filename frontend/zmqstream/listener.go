@@ -20,8 +20,13 @@ type Config struct {
 	Addr string
 	// MaxInbound bounds the bytes received for one connection and not yet
 	// read by the server. ZMQ_STREAM cannot stop reading one peer, so a
-	// connection past it is cut (counted as Overflow). Zero: 1 MiB.
+	// connection past it is cut (counted as Overflow). Give it at least
+	// the largest request (head and body) the server takes, so that a
+	// client uploading faster than the server reads is not cut. Zero: 1 MiB.
 	MaxInbound int
+	// MaxInboundTotal bounds the same bytes over all connections; a
+	// connection whose bytes would pass it is cut. Zero: 256 MiB.
+	MaxInboundTotal int64
 	// MaxOutbound bounds the bytes written to one connection and not yet
 	// handed to libzmq; Write waits past it, up to its deadline. Zero: 256 KiB.
 	MaxOutbound int
@@ -68,7 +73,7 @@ type Listener struct {
 
 	conns map[string]*conn // by identity; the loop goroutine's only
 
-	open                                                    atomic.Int64
+	open, inTotal                                           atomic.Int64 // inTotal: bytes delivered, not yet read
 	accepted, refused, overflow, stray, again, lost, logged atomic.Uint64
 	lastLog                                                 atomic.Int64 // UnixNano of the last rate-limited log line
 }
@@ -76,6 +81,7 @@ type Listener struct {
 // Listen binds cfg.Addr with a ZMQ_STREAM socket and starts its loop.
 func Listen(cfg Config) (*Listener, error) {
 	cfg.MaxInbound = orDefault(cfg.MaxInbound, 1<<20)
+	cfg.MaxInboundTotal = orDefault(cfg.MaxInboundTotal, 256<<20)
 	cfg.MaxOutbound = orDefault(cfg.MaxOutbound, 256<<10)
 	cfg.SndHWM = orDefault(cfg.SndHWM, 64)
 	cfg.Backlog = orDefault(cfg.Backlog, 1024)
@@ -223,7 +229,8 @@ func (l *Listener) receive(parts [][]byte) {
 		l.stray.Add(1) // closed here, its last bytes still on their way
 	case !c.deliver(data):
 		l.overflow.Add(1)
-		l.logf("connection cut: more than max_inbound unread", "client", c.remote.String(), "max_inbound", l.cfg.MaxInbound)
+		l.logf("connection cut: too many bytes received and not yet read", "client", c.remote.String(),
+			"max_inbound", l.cfg.MaxInbound, "max_inbound_total", l.cfg.MaxInboundTotal)
 		l.forget(c)
 		c.cut()
 		l.sock.SendNow(id, nil)

@@ -22,10 +22,10 @@ import (
 // and releases the free pages at once (debug.FreeOSMemory). A heap that
 // stays large for good reasons costs one such return, not one per tick:
 // the baseline moves up to it. At rest the check is one runtime/metrics
-// read.
+// read. 32 MiB: under that, returning is not worth two GCs.
 const (
 	returnEvery = 5 * time.Second
-	returnAbove = 64 << 20
+	returnAbove = 32 << 20
 )
 
 var heapMetrics = []string{

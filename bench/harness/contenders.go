@@ -33,6 +33,7 @@ var contenders = []contender{
 	{name: "nanogate-ipc-1w-observed", needs: []string{binGateway, binSDK}, start: startGatewayObserved},
 	{name: "nanogate-ipc-2w", needs: []string{binGateway, binSDK}, start: startGatewaySDK("ipc", 2, false)},
 	{name: "nanogate-ipc-fast", needs: []string{binGateway, binSDK}, start: startGatewaySDK("ipc", 1, true)},
+	{name: "nanogate-zmq", needs: []string{binGateway, binSDK}, start: startGatewayZMQ}, // zmqfront.go
 	{name: "nanogate-c", helloOnly: true, needs: []string{binGateway, binCWorker}, start: startGatewayC},
 	{name: "nginx", needs: []string{binFast}, start: startNginx},
 	{name: "apache-proxy", needs: []string{binFast}, start: startApacheProxy},
@@ -58,7 +59,7 @@ var streamContenders = []contender{
 // idleContenders are the ones the idle scenario holds connections
 // against; idleWSContenders those of idle-ws (WebSocket connections).
 var (
-	idleContenders   = []string{"nanogate-ipc-1w", "nginx"}
+	idleContenders   = []string{"nanogate-ipc-1w", "nanogate-zmq", "nginx"}
 	idleWSContenders = []string{"nanogate-ws"}
 )
 

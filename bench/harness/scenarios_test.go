@@ -56,7 +56,7 @@ func TestScenarioContenders(t *testing.T) {
 		{"idle-ws", only, "nanogate-ws"},
 		{"big", nil, names(contenders)},
 		{"ws", nil, "fasthttp-ws,nanogate-ws,nginx-ws"},
-		{"idle", nil, "nanogate-ipc-1w,nginx"},
+		{"idle", nil, "nanogate-ipc-1w,nanogate-zmq,nginx"},
 		{"hello", map[string]bool{"fasthttp": true}, "fasthttp"},
 		{"ws", map[string]bool{"fasthttp-ws": true, "nanogate-ws": true}, "fasthttp-ws,nanogate-ws"},
 	} {

@@ -1,0 +1,33 @@
+package main
+
+import (
+	"fmt"
+	"strconv"
+	"strings"
+	"time"
+)
+
+// startGatewayZMQ is nanogate-ipc-1w with server.frontend = "zmq": the
+// clients connect to the ZeroMQ ZMQ_STREAM front end (frontend/zmqstream)
+// instead of fasthttp's TCP listener; everything behind it is the same.
+// It runs one process: the ZMQ_STREAM socket cannot share its address
+// (no reuse_port), so idle counts past one process's open-file limit fail.
+func startGatewayZMQ(e *env, s *stack, z sizing) error {
+	if z.procs > 1 {
+		return fmt.Errorf("the zmq front end runs in one process (no reuse_port); %d idle connections need %d", z.idle, z.procs)
+	}
+	url, sock, err := endpointURL(s, "ipc", "w1")
+	if err != nil {
+		return err
+	}
+	if _, err := s.run("worker1", []string{e.bins[binSDK], "--bind", url, "--concurrency", strconv.Itoa(gatewayContexts)}, e.workerEnv...); err != nil {
+		return err
+	}
+	if err := waitFile(sock, 10*time.Second); err != nil {
+		return err
+	}
+	quiet := e.knowsAccessKey(binGateway)
+	return startGateways(e, s, z, binGateway, func(addr string, _ int) string {
+		return strings.Replace(gatewayConfig(addr, z, []string{url}, quiet), "[server]\n", "[server]\nfrontend = \"zmq\"\n", 1)
+	})
+}

@@ -110,30 +110,41 @@ func (c *conn) Send(sid [16]byte, num uint32, t frames.Type, body []byte) error 
 // first packet (spec 33: the initiator may send body data without
 // credits in its first message).
 func (c *conn) start(sid [16]byte, num uint32, head []byte) error {
-	p := &zhttp.Packet{}
-	c.head = append([]byte(nil), head...)
-	r, _, err := zhttp.FromHead(p, c.head, nil)
+	p := packets.Get().(*zhttp.Packet) // its header slice is reused
+	defer func() { p.Reset(); packets.Put(p) }()
+	r, _, err := zhttp.FromHead(p, head, nil)
 	if err != nil {
 		return err
 	}
 	c.mu.Lock()
+	defer c.mu.Unlock()
 	c.sid, c.num = sid, num
-	c.id = appendID(nil, sid, num)
+	c.id = appendID(make([]byte, 0, 48), sid, num)
 	c.inSeq = 0
 	c.heard.Store(time.Now().UnixNano())
 	p.From, p.Multi, p.Stream, p.Credits = c.s.id, true, true, frames.Window
-	p.IDs = []zhttp.ID{{ID: c.id, Seq: 0}}
+	p.IDs = append(p.IDs, zhttp.ID{ID: c.id, Seq: 0})
 	c.left = r.ContentLength
 	c.s.register(c)
 	if !r.Framed() {
 		c.ended = true
-		err = c.first(p)
-	} else {
-		c.pending = p
+		return c.first(p)
 	}
-	c.mu.Unlock()
-	return err
+	// The packet waits for the body's first piece: keep the head it
+	// points into (the caller's buffer is reused).
+	c.head = append([]byte(nil), head...)
+	q := &zhttp.Packet{}
+	if _, _, err := zhttp.FromHead(q, c.head, nil); err != nil {
+		return err
+	}
+	q.From, q.Multi, q.Stream, q.Credits, q.IDs = p.From, true, true, frames.Window, []zhttp.ID{{ID: c.id, Seq: 0}}
+	c.pending = q
+	return nil
 }
+
+// packets are the first packets' scratch: FromHead fills one, first
+// encodes it, and it comes back.
+var packets = sync.Pool{New: func() any { return new(zhttp.Packet) }}
 
 // first sends the first packet on PUSH; c.mu is held.
 func (c *conn) first(p *zhttp.Packet) error {
@@ -141,13 +152,34 @@ func (c *conn) first(p *zhttp.Packet) error {
 	c.said = time.Now().UnixNano()
 	msg := packet(p)
 	c.pending, c.head = nil, nil
-	s := c.s
-	return s.do(func() {
-		if err := s.push.SendNow(msg); err != nil {
-			s.count(dropNoHandler, "request", string(c.id))
-			c.fail(errNoHandler, false)
-		}
-	})
+	return c.s.do(func() { c.s.push1(c, msg, 0) })
+}
+
+// First packets refused at the PUSH's high-water mark (libzmq can refuse
+// a burst for a moment before the handlers' credit comes back) are tried
+// again this often, up to pushRetries times, before the request fails;
+// with no handler connected at all the client gets its 502 after that.
+const (
+	pushRetryEvery = 2 * time.Millisecond
+	pushRetries    = 25
+)
+
+// push1 sends a first packet on the loop's goroutine.
+func (s *Stream) push1(c *conn, msg []byte, attempt int) {
+	err := s.push.SendNow(msg)
+	if err == nil {
+		return
+	}
+	if zmq.IsAgain(err) && attempt < pushRetries && !s.closed.Load() {
+		time.AfterFunc(pushRetryEvery, func() {
+			if s.do(func() { s.push1(c, msg, attempt+1) }) != nil {
+				c.fail(errNoHandler, false)
+			}
+		})
+		return
+	}
+	s.count(dropNoHandler, "request", string(c.id))
+	c.fail(errNoHandler, false)
 }
 
 // body sends a piece of the request body; an empty piece ends it.
@@ -269,7 +301,10 @@ func (s *Stream) do(fn func()) error {
 // [address, empty, packet]. A handler that was reached before and is now
 // unknown to the ROUTER has gone: its request fails. One never reached
 // (a handler that answers on PUB but never connected to the ROUTER, like
-// Condure's basichandler.py) is only counted, as Condure only logs it.
+// Condure's basichandler.py) is only counted, as Condure only logs it. A
+// handler at the high-water mark (10000 packets queued to it, far past
+// what its credits allow) is not reading: the request fails rather than
+// lose a packet and break its sequence.
 func (s *Stream) sendTo(c *conn, to, msg []byte) error {
 	return s.do(func() {
 		err := s.out.SendNow(to, nil, msg)
@@ -283,7 +318,7 @@ func (s *Stream) sendTo(c *conn, to, msg []byte) error {
 		c.mu.Lock()
 		gone := c.reached && zmq.IsHostUnreachable(err)
 		c.mu.Unlock()
-		if gone {
+		if gone || zmq.IsAgain(err) {
 			c.fail(errHandlerGone, false)
 		}
 	})

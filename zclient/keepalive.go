@@ -3,6 +3,7 @@ package zclient
 import (
 	"time"
 
+	"github.com/nanogate/nanogate/internal/zmq"
 	"github.com/nanogate/nanogate/protocol/zhttp"
 )
 
@@ -90,9 +91,10 @@ func (s *Stream) keepAlive(to []byte, conns []*conn, now time.Time) {
 			return
 		}
 		s.count(dropUnreachable, string(to), err.Error())
+		full := zmq.IsAgain(err) // a lost keep-alive breaks each request's sequence
 		for _, c := range conns {
 			c.mu.Lock()
-			gone := c.reached
+			gone := c.reached || full
 			c.mu.Unlock()
 			if gone {
 				c.fail(errHandlerGone, false)

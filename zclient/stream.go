@@ -144,13 +144,14 @@ func NewStream(c StreamConfig) (*Stream, error) {
 		return nil, err
 	}
 	// PUSH: Immediate, so that a request with no handler connected fails
-	// at once instead of waiting in a queue for one. ROUTER: mandatory,
-	// so that a send to a handler that has gone fails (how a dead handler
-	// is noticed). The high-water marks are Condure's (128 for the first
-	// packets) and libzmq's default for the rest.
-	s.push, err = s.loop.Socket(zmq.Push, zmq.Options{Immediate: true, SndHWM: 128}, nil)
+	// soon (push1) instead of waiting in a queue for one. ROUTER:
+	// mandatory, so that a send to a handler that has gone fails (how a
+	// dead handler is noticed); its high-water mark is far above what
+	// credits let a request queue, so reaching it means a handler that
+	// does not read.
+	s.push, err = s.loop.Socket(zmq.Push, zmq.Options{Immediate: true, SndHWM: 1000}, nil)
 	if err == nil {
-		s.out, err = s.loop.Socket(zmq.Router, zmq.Options{RouterMandatory: true, SndHWM: 1000}, nil)
+		s.out, err = s.loop.Socket(zmq.Router, zmq.Options{RouterMandatory: true, SndHWM: 10000}, nil)
 	}
 	if err == nil {
 		s.in, err = s.loop.Socket(zmq.Sub, zmq.Options{Subscribe: [][]byte{append([]byte(c.InstanceID), ' ')},

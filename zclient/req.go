@@ -86,6 +86,16 @@ func NewReq(c ReqConfig) (*Req, error) {
 	return r, nil
 }
 
+// Addr is the DEALER's address.
+func (r *Req) Addr() string { return r.cfg.Addr }
+
+// InFlight is the number of requests waiting for a handler's answer.
+func (r *Req) InFlight() int {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	return len(r.waiting)
+}
+
 // Close stops the socket; requests waiting get 502.
 func (r *Req) Close() error {
 	if !r.closed.Swap(true) {

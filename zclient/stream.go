@@ -215,6 +215,9 @@ func (s *Stream) Pick(skip hub.Worker) hub.Worker {
 	return &conn{s: s, done: make(chan struct{}), wake: make(chan struct{}, 1)}
 }
 
+// Base is the base address the sockets were made from.
+func (s *Stream) Base() string { return s.cfg.Base }
+
 // Live is the number of requests in flight.
 func (s *Stream) Live() int { return int(s.live.Load()) }
 

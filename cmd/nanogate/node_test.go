@@ -374,3 +374,37 @@ endpoints = [%q]
 		w.waitFrom(t, mark, "the listener's close event", 5*time.Second, func(l string) bool { return strings.HasSuffix(l, "closed 1001 leaving") })
 	})
 }
+
+// TestNodeStreamDial: the frames example dials a gateway that listens on
+// tcp (endpoint mode "listen"), and comes back after the gateway restarts.
+func TestNodeStreamDial(t *testing.T) {
+	t.Parallel()
+	dir := shortDir(t)
+	ep, inbound := tcpURL(t), "ipc://"+filepath.Join(dir, "in.sock")
+	cfg := writeFile(t, "nanogate.toml", fmt.Sprintf(`
+[sessions]
+inbound = %q
+[[route]]
+path = "/"
+format = "frames"
+timeout = "5s"
+[[route.endpoint]]
+url = %q
+mode = "listen"
+`, inbound, ep))
+	g := startGateway(t, "--config", cfg)
+	startNode(t, "stream-app.js", "--dial", ep)
+	g.waitConnected(t, 0, ep)
+	c := newClient(t)
+	resp, body := get(t, c, g.url+"/hello")
+	if resp.StatusCode != 200 || !strings.HasPrefix(string(body), "hello from a frames route") {
+		t.Fatalf("%d %q", resp.StatusCode, body)
+	}
+	g.kill()
+	g = startGateway(t, "--config", cfg)
+	g.waitConnected(t, 0, ep)
+	resp, body = get(t, newClient(t), g.url+"/hello")
+	if resp.StatusCode != 200 || !strings.HasPrefix(string(body), "hello from a frames route") {
+		t.Fatalf("after the gateway's restart: %d %q", resp.StatusCode, body)
+	}
+}

@@ -6,6 +6,7 @@ import importlib
 import logging
 import os
 import signal
+import socket
 import sys
 import threading
 
@@ -80,6 +81,14 @@ def serve_until_signal(server, args, prog):
     def on_signal(signum, frame):
         stop.set()
 
+    # The kernel may hand SIGTERM to any of the process's threads, and
+    # Python runs handlers only in the main thread once it executes code:
+    # a main thread asleep in a lock would not wake. The wakeup fd is
+    # written by whichever thread takes the signal, and the main thread
+    # sleeps reading it.
+    wake_r, wake_w = socket.socketpair()
+    wake_w.setblocking(False)
+    signal.set_wakeup_fd(wake_w.fileno(), warn_on_full_buffer=False)
     signal.signal(signal.SIGTERM, on_signal)
     signal.signal(signal.SIGINT, on_signal)
     try:
@@ -93,8 +102,14 @@ def serve_until_signal(server, args, prog):
     print("ready", flush=True)
     logging.getLogger("nanogate").info("%s: serving %s on %s", prog, args.app,
                                        " ".join(args.bind + args.dial))
-    while not stop.wait(3600):
-        pass
+    stops = {signal.SIGTERM, signal.SIGINT}
+    while not stop.is_set():
+        # Each byte is the number of a signal taken (by any thread).
+        if stops.intersection(wake_r.recv(64)):
+            break
+    signal.set_wakeup_fd(-1)
+    wake_r.close()
+    wake_w.close()
     logging.getLogger("nanogate").info("%s: draining", prog)
     server.drain()
     logging.getLogger("nanogate").info("%s: stopped", prog)

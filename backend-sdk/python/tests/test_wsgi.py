@@ -233,6 +233,21 @@ class TestCommand(unittest.TestCase):
             peer.recv()
         self.assertEqual(p.wait(10), 0)
 
+    def test_sigterm_taken_by_another_thread(self):
+        # The kernel may give a process's SIGTERM to any thread; send it to
+        # a handler thread on purpose (tgkill): the main thread must wake.
+        import ctypes
+        libc = ctypes.CDLL(None, use_errno=True)
+        if not hasattr(libc, "tgkill"):
+            self.skipTest("no tgkill in this libc")
+        url = "ipc://" + os.path.join(short_dir(self), "w.sock")
+        p = self.start("conformance:app", "--bind", url, "--threads", "2")
+        self.assertEqual(p.stdout.readline(), b"ready\n")
+        tids = [int(t) for t in os.listdir("/proc/%d/task" % p.pid) if int(t) != p.pid]
+        self.assertTrue(tids)
+        self.assertEqual(libc.tgkill(p.pid, tids[0], signal.SIGTERM), 0, ctypes.get_errno())
+        self.assertEqual(p.wait(10), 0)
+
     def test_bad_arguments(self):
         for args in ([], ["conformance:app"], ["conformance:app", "--bind", "http://x"],
                      ["nosuchmodule:app", "--bind", "ipc:///tmp/x.sock"]):

@@ -73,3 +73,13 @@ func (v *Vhost) Workers() int {
 	}
 	return up
 }
+
+// Has reports whether the virtual host is served by the node named name.
+func (v *Vhost) Has(name string) bool {
+	for _, n := range v.nodes {
+		if n.name == name {
+			return true
+		}
+	}
+	return false
+}

@@ -4,6 +4,7 @@ import (
 	"fmt"
 	"io"
 	"strconv"
+	"strings"
 	"text/tabwriter"
 )
 
@@ -16,6 +17,9 @@ import (
 //	api    *            /api/  30s      64        ipc:///tmp/nanogate-api.sock  dial    0
 //	                                              tcp://10.0.0.7:5555           dial    1
 func (c *Config) WriteRoutes(w io.Writer) error {
+	for _, warn := range c.Warnings {
+		fmt.Fprintln(w, "warning: "+warn)
+	}
 	tw := tabwriter.NewWriter(w, 0, 0, 2, ' ', 0)
 	fmt.Fprintln(tw, "ROUTE\tHOST\tMATCH\tTIMEOUT\tCONTEXTS\tENDPOINT\tMODE\tPRIORITY")
 	for _, r := range c.Routes {
@@ -34,6 +38,9 @@ func (c *Config) WriteRoutes(w io.Writer) error {
 			mode := "dial"
 			if e.Listen {
 				mode = "listen"
+			}
+			if r.Format == FormatBlastBeat {
+				mode = "bind, nodes " + strings.Join(r.BlastBeat.Nodes, ",")
 			}
 			fmt.Fprintf(tw, "%s\t%s\t%s\t%s\n", route, e.URL, mode, strconv.Itoa(e.Priority))
 			route = "\t\t\t\t"

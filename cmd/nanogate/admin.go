@@ -30,7 +30,7 @@ func newMetrics(cfg *config.Config, ups *upstreams, srv func() *frontend.Server)
 	}
 	if ups.hub != nil {
 		src.LiveStreams = ups.hub.Live
-		src.DroppedFrames = ups.hub.Drops
+		src.DroppedFrames = ups.droppedFrames // the hub's and BlastBeat's (blastbeat.go)
 	}
 	return metrics.New(names, src)
 }
@@ -64,6 +64,8 @@ func (u *upstreams) snapshot() []admin.RouteState {
 					Workers: e.Workers, InFlight: e.InFlight, Requests: e.Requests, Failures: e.Failures,
 					Ejected: e.Ejected, Ejections: e.Ejections})
 			}
+		case r.pool.bb != nil:
+			rs.Endpoints = bbEndpoints(r.pool)
 		default:
 			for _, e := range r.pool.hub.Stats() {
 				rs.Endpoints = append(rs.Endpoints, admin.EndpointState{URL: e.URL, Listen: e.Listen,
@@ -114,7 +116,7 @@ func startAdmin(addr string, m *metrics.Metrics, ups *upstreams, listen string, 
 			s := admin.Snapshot{Version: version(), Listen: listen, Started: started, Routes: ups.snapshot(),
 				Requests: t.Requests, Rejections: t.Rejections}
 			if ups.hub != nil {
-				s.LiveStreams, s.DroppedFrames = ups.hub.Live(), ups.hub.Drops()
+				s.LiveStreams, s.DroppedFrames = ups.hub.Live(), ups.droppedFrames()
 			}
 			return s
 		},

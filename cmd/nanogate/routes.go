@@ -9,6 +9,7 @@ import (
 	"sync"
 	"time"
 
+	"github.com/nanogate/nanogate/blastbeat"
 	"github.com/nanogate/nanogate/bridge"
 	"github.com/nanogate/nanogate/config"
 	"github.com/nanogate/nanogate/frontend"
@@ -27,6 +28,7 @@ type upstreams struct {
 	pools   map[string]*upstream      // by poolKey
 	routes  []routeState              // the running routes, for metrics and the status page
 	closing map[*upstream]*time.Timer // retired pools waiting out their grace
+	bb      bbRouters                 // BlastBeat ROUTERs (blastbeat.go)
 }
 
 // routeState is a running route and its pool.
@@ -37,10 +39,12 @@ type routeState struct {
 
 // upstream is one pool, of either format.
 type upstream struct {
-	bridge *bridge.Pool
-	hub    *hub.Pool
-	listen []string // URLs it binds
-	grace  time.Duration
+	bridge   *bridge.Pool
+	hub      *hub.Pool
+	bb       *blastbeat.Vhost // a blastbeat route's, over bbRouter (blastbeat.go)
+	bbRouter *blastbeat.Router
+	listen   []string // URLs it binds
+	grace    time.Duration
 }
 
 // all lists the running pools.
@@ -56,6 +60,9 @@ func (u *upstreams) all() []*upstream {
 
 // workers is the number of workers connected to the pool.
 func (u *upstream) workers() int {
+	if u.bb != nil {
+		return u.bb.Workers()
+	}
 	if u.hub != nil {
 		return u.hub.Workers()
 	}
@@ -67,6 +74,9 @@ func (u *upstream) workers() int {
 }
 
 func (u *upstream) Close() error {
+	if u.bb != nil {
+		return nil // the ROUTER outlives its routes (bbRouters)
+	}
 	if u.bridge != nil {
 		return u.bridge.Close()
 	}
@@ -76,6 +86,9 @@ func (u *upstream) Close() error {
 // poolKey is what a route's pool is made of: two routes with the same key
 // could share one pool, and a reload that keeps the key keeps the pool.
 func poolKey(r config.Route) string {
+	if r.Format == config.FormatBlastBeat {
+		return bbKey(r)
+	}
 	if r.Format == config.FormatFrames {
 		return fmt.Sprintf("frames %v", r.Endpoints)
 	}
@@ -91,6 +104,9 @@ func poolKey(r config.Route) string {
 func (u *upstreams) build(cfg *config.Config, wait bool) ([]frontend.Route, map[string]*upstream, error) {
 	if u.hub == nil && slices.ContainsFunc(cfg.Routes, func(r config.Route) bool { return r.Format == config.FormatFrames }) {
 		return nil, nil, errors.New("a route of format frames needs [sessions] inbound, which only a restart can add")
+	}
+	if err := u.configureBlastBeat(cfg, wait); err != nil {
+		return nil, nil, err
 	}
 	next := make(map[string]*upstream)
 	var opened []*upstream
@@ -125,8 +141,8 @@ func (u *upstreams) build(cfg *config.Config, wait bool) ([]frontend.Route, map[
 			Name: r.Name, Host: r.Host, Path: r.Path,
 			Forward: !r.NoForwardedHeaders && r.Compat != config.CompatModNano,
 		}
-		if up.hub != nil {
-			fr.Streams, fr.Timeout, fr.StreamIdle = up.hub, r.Timeout, r.StreamIdleTimeout
+		if s := up.streams(); s != nil {
+			fr.Streams, fr.Timeout, fr.StreamIdle = s, r.Timeout, r.StreamIdleTimeout
 			fr.WebSocket, fr.Origins, fr.MaxMessageBytes = r.WebSocket, r.Origins, r.MaxMessageBytes
 		} else {
 			fr.Upstream = up.bridge
@@ -159,6 +175,9 @@ func waitConnected(pools []*upstream, limit time.Duration) {
 }
 
 func (u *upstreams) open(r config.Route) (*upstream, error) {
+	if r.Format == config.FormatBlastBeat {
+		return u.openBlastBeat(r)
+	}
 	up := &upstream{}
 	for _, e := range r.Endpoints {
 		if e.Listen {
@@ -250,6 +269,7 @@ func (u *upstreams) Close() error {
 	for _, p := range pools {
 		p.Close()
 	}
+	u.closeBlastBeat()
 	if u.hub != nil {
 		u.hub.Close()
 	}

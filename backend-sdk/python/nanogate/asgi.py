@@ -26,7 +26,7 @@ from urllib.parse import unquote
 
 from . import cli, frames
 from .aiosp import Push, PullServer
-from .http import BadRequest, build_head, check_header, parse_head, reason
+from .http import BadRequest, build_head, check_header, parse_head, reason, split_host
 
 log = logging.getLogger("nanogate")
 
@@ -46,10 +46,6 @@ INTERNAL_ERROR = (b"HTTP/1.1 500 Internal Server Error\r\nContent-Type: text/pla
 
 # Fields the gateway re-frames: a worker never sends them (docs/PROTOCOL.md).
 _HOP = {"transfer-encoding", "connection", "keep-alive", "te", "trailer", "upgrade", "proxy-connection"}
-
-
-class StreamGone(Exception):
-    """The stream ended while a frame waited to be queued."""
 
 
 class Inbox:
@@ -456,8 +452,7 @@ class ASGIServer:
             elif ln == "sec-websocket-protocol":
                 subprotocols += [p.strip() for p in value.split(",") if p.strip()]
         secure = proto == "https"
-        from .wsgi import _split_host
-        server_name, port = _split_host(host)
+        server_name, port = split_host(host)
         scope = {
             "type": "websocket" if ws else "http",
             "asgi": {"version": "3.0", "spec_version": "2.3"},

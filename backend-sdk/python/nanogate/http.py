@@ -91,6 +91,20 @@ def parse_request(msg, start=0):
     return Request(method, target, version, headers, body)
 
 
+def split_host(host):
+    """(name, port) of a Host value; port is "" when absent."""
+    if host.startswith("["):
+        end = host.find("]")
+        if end > 0:
+            port = host[end + 2:] if host[end + 1:end + 2] == ":" else ""
+            return host[1:end], port
+        return host, ""
+    name, colon, port = host.rpartition(":")
+    if colon and port.isdigit():
+        return name, port
+    return host, ""
+
+
 _REASONS = {
     100: "Continue", 101: "Switching Protocols", 200: "OK", 201: "Created",
     202: "Accepted", 204: "No Content", 206: "Partial Content",

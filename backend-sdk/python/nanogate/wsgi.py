@@ -23,7 +23,7 @@ import sys
 from urllib.parse import unquote_to_bytes
 
 from . import cli
-from .http import BadRequest, build_head, check_status, parse_request
+from .http import BadRequest, build_head, check_status, parse_request, split_host
 
 log = logging.getLogger("nanogate")
 
@@ -133,7 +133,7 @@ class WSGIHandler:
             scheme = "http"
         env["wsgi.url_scheme"] = scheme
         host = env.get("HTTP_HOST", "")
-        name, port = _split_host(host)
+        name, port = split_host(host)
         env["SERVER_NAME"] = name or "localhost"
         env["SERVER_PORT"] = port or ("443" if scheme == "https" else "80")
         env["wsgi.input"] = io.BytesIO(req.body)
@@ -213,19 +213,6 @@ def _as_bytes(data):
     if isinstance(data, (bytearray, memoryview)):
         return bytes(data)
     raise TypeError("the application yielded %s, not bytes" % type(data).__name__)
-
-
-def _split_host(host):
-    if host.startswith("["):
-        end = host.find("]")
-        if end > 0:
-            port = host[end + 2:] if host[end + 1:end + 2] == ":" else ""
-            return host[1:end], port
-        return host, ""
-    name, colon, port = host.rpartition(":")
-    if colon and port.isdigit():
-        return name, port
-    return host, ""
 
 
 def main(argv=None):

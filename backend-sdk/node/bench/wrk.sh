@@ -1,6 +1,7 @@
 #!/bin/sh
 # Hello under wrk: nanogate -> Node SDK (plain listener, Express) against
-# the same listener and Express app on Node's own http server, and the
+# the same listener and Express app on Node's own http server, directly and
+# behind nginx (keep-alive upstream, when /usr/sbin/nginx exists), and the
 # worker's CPU per request from /proc/PID/stat (utime + stime).
 #
 #   backend-sdk/node/bench/wrk.sh [CONNECTIONS] [SECONDS]     (from the repository root)
@@ -13,7 +14,7 @@ DIR=$(mktemp -d /tmp/ngnode-bench.XXXXXX)
 SDK=backend-sdk/node
 TCK=$(getconf CLK_TCK)
 PORT=18181
-trap 'kill $(cat "$DIR"/*.pid 2>/dev/null) 2>/dev/null; rm -rf "$DIR"' EXIT
+trap 'kill $(cat "$DIR"/*.pid 2>/dev/null) 2>/dev/null; [ -f "$DIR/nginx/nginx.pid" ] && kill $(cat "$DIR/nginx/nginx.pid") 2>/dev/null; rm -rf "$DIR"' EXIT
 
 cpu() { awk '{print $14 + $15}' "/proc/$1/stat"; }
 
@@ -69,3 +70,35 @@ run "nanogate -> node SDK, plain"      "http://127.0.0.1:$PORT/plain/" "$(cat "$
 run "node http, plain (direct)"        "http://127.0.0.1:$((PORT + 1))/" "$(cat "$DIR/plain-direct.pid")"
 run "nanogate -> node SDK, Express"    "http://127.0.0.1:$PORT/hello" "$(cat "$DIR/express.pid")"
 run "node http, Express (direct)"      "http://127.0.0.1:$((PORT + 2))/hello" "$(cat "$DIR/express-direct.pid")"
+
+[ -x /usr/sbin/nginx ] || exit 0
+mkdir -p "$DIR/nginx"
+cat >"$DIR/nginx/nginx.conf" <<CONF
+daemon off;
+worker_processes auto;
+pid $DIR/nginx/nginx.pid;
+error_log $DIR/nginx/error.log warn;
+events { worker_connections 4096; }
+http {
+    access_log off;
+    client_body_temp_path $DIR/nginx/body;
+    proxy_temp_path $DIR/nginx/proxy;
+    fastcgi_temp_path $DIR/nginx/fastcgi;
+    uwsgi_temp_path $DIR/nginx/uwsgi;
+    scgi_temp_path $DIR/nginx/scgi;
+    keepalive_requests 1000000;
+    upstream plain { server 127.0.0.1:$((PORT + 1)); keepalive 64; keepalive_requests 1000000; }
+    upstream express { server 127.0.0.1:$((PORT + 2)); keepalive 64; keepalive_requests 1000000; }
+    server {
+        listen 127.0.0.1:$((PORT + 3));
+        proxy_http_version 1.1;
+        proxy_set_header Connection "";
+        location /plain/ { proxy_pass http://plain/; }
+        location /hello { proxy_pass http://express; }
+    }
+}
+CONF
+/usr/sbin/nginx -p "$DIR/nginx" -c "$DIR/nginx/nginx.conf" >"$DIR/nginx/out.log" 2>&1 &
+until curl -sf "http://127.0.0.1:$((PORT + 3))/hello" >/dev/null; do sleep 0.05; done
+run "nginx -> node http, plain"        "http://127.0.0.1:$((PORT + 3))/plain/" "$(cat "$DIR/plain-direct.pid")"
+run "nginx -> node http, Express"      "http://127.0.0.1:$((PORT + 3))/hello" "$(cat "$DIR/express-direct.pid")"

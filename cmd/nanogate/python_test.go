@@ -16,6 +16,7 @@ import (
 	"net/url"
 	"os/exec"
 	"path/filepath"
+	"regexp"
 	"strconv"
 	"strings"
 	"syscall"
@@ -445,5 +446,16 @@ func TestPythonReplyWriter(t *testing.T) {
 		if n := bytes.Count(r.Header, []byte("Set-Cookie: ")); n != c.Cookies {
 			t.Errorf("%s: %d Set-Cookie lines, want %d", c.Name, n, c.Cookies)
 		}
+	}
+}
+
+// TestPythonHello runs the hello of docs/sdk-python.md.
+func TestPythonHello(t *testing.T) {
+	needPython(t, "json")
+	g, _ := pythonStack(t, "hello:app")
+	resp, body := get(t, newClient(t), g.url+"/")
+	re := regexp.MustCompile(`^hello from session [0-9a-f]{32}, you are 127\.0\.0\.1\n$`)
+	if resp.StatusCode != 200 || !re.Match(body) {
+		t.Fatalf("hello: %d %q", resp.StatusCode, body)
 	}
 }

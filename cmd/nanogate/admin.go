@@ -66,6 +66,8 @@ func (u *upstreams) snapshot() []admin.RouteState {
 			}
 		case r.pool.bb != nil:
 			rs.Endpoints = bbEndpoints(r.pool)
+		case r.pool.zs != nil || r.pool.zr != nil:
+			rs.Endpoints = zhttpEndpoints(r.pool)
 		default:
 			for _, e := range r.pool.hub.Stats() {
 				rs.Endpoints = append(rs.Endpoints, admin.EndpointState{URL: e.URL, Listen: e.Listen,

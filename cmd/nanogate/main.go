@@ -87,6 +87,7 @@ func run(args []string, stdout, stderr io.Writer) int {
 		routes     routeFlags
 	)
 	fs.Var(&routes, "route", "route `PREFIX=ENDPOINT[,ENDPOINT...]`, repeatable; PREFIX may start with a host (example.com/api/)")
+	zflags := addZClientFlags(fs) // Condure's flags (zhttp.go)
 	if err := fs.Parse(args); err != nil {
 		if errors.Is(err, flag.ErrHelp) {
 			return exitOK
@@ -102,7 +103,7 @@ func run(args []string, stdout, stderr io.Writer) int {
 		return exitConfig
 	}
 
-	cfg, err := buildConfig(*configPath, *listen, *frontendF, *adminAddr, *timeout, *logLevel, routes)
+	cfg, err := buildConfig(*configPath, *listen, *frontendF, *adminAddr, *timeout, *logLevel, routes, zflags.routes()...)
 	if err != nil {
 		fmt.Fprintln(stderr, err)
 		return exitConfig
@@ -126,7 +127,7 @@ func run(args []string, stdout, stderr io.Writer) int {
 		if *configPath == "" {
 			return nil, errors.New("no --config file to read again")
 		}
-		return buildConfig(*configPath, *listen, *frontendF, *adminAddr, *timeout, *logLevel, routes)
+		return buildConfig(*configPath, *listen, *frontendF, *adminAddr, *timeout, *logLevel, routes, zflags.routes()...)
 	}
 	if err := serve(cfg, log, reload, observers); err != nil {
 		log.Error("nanogate stopped", "err", err)
@@ -136,7 +137,7 @@ func run(args []string, stdout, stderr io.Writer) int {
 }
 
 // buildConfig loads the file, if any, then applies the flags on top.
-func buildConfig(path, listen, frontend, adminAddr string, timeout time.Duration, level string, routes []string) (*config.Config, error) {
+func buildConfig(path, listen, frontend, adminAddr string, timeout time.Duration, level string, routes []string, extra ...config.Route) (*config.Config, error) {
 	var cfg *config.Config
 	if path != "" {
 		c, err := config.Load(path)
@@ -146,12 +147,12 @@ func buildConfig(path, listen, frontend, adminAddr string, timeout time.Duration
 		cfg = c
 	} else {
 		cfg = config.Default()
-		if len(routes) == 0 {
+		if len(routes) == 0 && len(extra) == 0 {
 			return nil, errors.New("nanogate: no routes: give --config FILE or at least one --route PREFIX=ENDPOINT (see nanogate --help)")
 		}
 	}
 	if listen != "" {
-		cfg.Listen = listen
+		cfg.Listen = condureListen(listen)
 	}
 	if adminAddr != "" {
 		cfg.Admin.Listen = adminAddr
@@ -169,6 +170,12 @@ func buildConfig(path, listen, frontend, adminAddr string, timeout time.Duration
 		if err != nil {
 			return nil, err
 		}
+		if timeout > 0 {
+			r.Timeout = timeout
+		}
+		cfg.Routes = append(cfg.Routes, r)
+	}
+	for _, r := range extra { // Condure's flags (zhttp.go)
 		if timeout > 0 {
 			r.Timeout = timeout
 		}

@@ -14,6 +14,7 @@ import (
 	"github.com/nanogate/nanogate/config"
 	"github.com/nanogate/nanogate/frontend"
 	"github.com/nanogate/nanogate/hub"
+	"github.com/nanogate/nanogate/zclient"
 )
 
 // upstreams owns the pools of the running configuration, keyed by
@@ -29,6 +30,7 @@ type upstreams struct {
 	routes  []routeState              // the running routes, for metrics and the status page
 	closing map[*upstream]*time.Timer // retired pools waiting out their grace
 	bb      bbRouters                 // BlastBeat ROUTERs (blastbeat.go)
+	zc      zclients                  // ZHTTP sockets (zhttp.go)
 }
 
 // routeState is a running route and its pool.
@@ -43,7 +45,9 @@ type upstream struct {
 	hub      *hub.Pool
 	bb       *blastbeat.Vhost // a blastbeat route's, over bbRouter (blastbeat.go)
 	bbRouter *blastbeat.Router
-	listen   []string // URLs it binds
+	zs       *zclient.Stream // a zhttp route's, stream mode (zhttp.go)
+	zr       *zclient.Req    // a zhttp route's, REQ mode
+	listen   []string        // URLs it binds
 	grace    time.Duration
 }
 
@@ -60,6 +64,9 @@ func (u *upstreams) all() []*upstream {
 
 // workers is the number of workers connected to the pool.
 func (u *upstream) workers() int {
+	if u.zs != nil || u.zr != nil {
+		return 1 // handlers take requests from a queue: how many is not known
+	}
 	if u.bb != nil {
 		return u.bb.Workers()
 	}
@@ -74,8 +81,8 @@ func (u *upstream) workers() int {
 }
 
 func (u *upstream) Close() error {
-	if u.bb != nil {
-		return nil // the ROUTER outlives its routes (bbRouters)
+	if u.bb != nil || u.zs != nil || u.zr != nil {
+		return nil // the sockets outlive their routes (bbRouters, zclients)
 	}
 	if u.bridge != nil {
 		return u.bridge.Close()
@@ -88,6 +95,9 @@ func (u *upstream) Close() error {
 func poolKey(r config.Route) string {
 	if r.Format == config.FormatBlastBeat {
 		return bbKey(r)
+	}
+	if r.Format == config.FormatZHTTP {
+		return zhttpKey(r)
 	}
 	if r.Format == config.FormatFrames {
 		return fmt.Sprintf("frames %v", r.Endpoints)
@@ -106,6 +116,9 @@ func (u *upstreams) build(cfg *config.Config, wait bool) ([]frontend.Route, map[
 		return nil, nil, errors.New("a route of format frames needs [sessions] inbound, which only a restart can add")
 	}
 	if err := u.configureBlastBeat(cfg, wait); err != nil {
+		return nil, nil, err
+	}
+	if err := u.configureZHTTP(cfg, wait); err != nil {
 		return nil, nil, err
 	}
 	next := make(map[string]*upstream)
@@ -141,7 +154,11 @@ func (u *upstreams) build(cfg *config.Config, wait bool) ([]frontend.Route, map[
 			Name: r.Name, Host: r.Host, Path: r.Path,
 			Forward: !r.NoForwardedHeaders && r.Compat != config.CompatModNano,
 		}
-		if s := up.streams(); s != nil {
+		if up.zs != nil {
+			fr.Streams, fr.Timeout, fr.StreamIdle = up.zs, r.Timeout, r.StreamIdleTimeout
+		} else if up.zr != nil {
+			fr.Upstream = up.zr
+		} else if s := up.streams(); s != nil {
 			fr.Streams, fr.Timeout, fr.StreamIdle = s, r.Timeout, r.StreamIdleTimeout
 			fr.WebSocket, fr.Origins, fr.MaxMessageBytes = r.WebSocket, r.Origins, r.MaxMessageBytes
 		} else {
@@ -177,6 +194,9 @@ func waitConnected(pools []*upstream, limit time.Duration) {
 func (u *upstreams) open(r config.Route) (*upstream, error) {
 	if r.Format == config.FormatBlastBeat {
 		return u.openBlastBeat(r)
+	}
+	if r.Format == config.FormatZHTTP {
+		return u.openZHTTP(r)
 	}
 	up := &upstream{}
 	for _, e := range r.Endpoints {
@@ -270,6 +290,7 @@ func (u *upstreams) Close() error {
 		p.Close()
 	}
 	u.closeBlastBeat()
+	u.closeZHTTP()
 	if u.hub != nil {
 		u.hub.Close()
 	}

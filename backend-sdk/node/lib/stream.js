@@ -249,8 +249,9 @@ class Stream {
     req.nanogate = { sessionId: this.sid, stream: this.num, requestId: this.requestId };
     const cl = http1.headerValue(raw, 'content-length');
     const chunked = http1.headerValue(raw, 'transfer-encoding') !== undefined;
-    this.bodyLeft = cl !== undefined ? Number(cl) : -1;
-    this.wantBody = chunked || this.bodyLeft > 0;
+    this.bodyLength = cl !== undefined && !chunked ? Number(cl) : -1;
+    this.bodyLeft = this.bodyLength;
+    this.wantBody = chunked || this.bodyLength > 0;
     const upgrade = http1.headerValue(raw, 'upgrade');
     if (upgrade && /(^|[\s,])websocket($|[\s,])/i.test(upgrade)) {
       req.upgrade = true;
@@ -303,10 +304,11 @@ class Stream {
     // The piece is a view of the connection's read buffer: a copy lets
     // that buffer go while the listener holds the piece.
     req.push(Buffer.from(data));
-    if (this.bodyLeft > 0) {
-      this.bodyLeft -= data.length;
-      if (this.bodyLeft <= 0) this.wantBody = true; // the empty body frame ends it
-    }
+    this.bodyLeft -= data.length;
+    // A body of announced length ends with its last byte, also when it came
+    // whole in the request frame (the empty body frame, if one follows, is
+    // ignored then).
+    if (this.bodyLength >= 0 && this.bodyLeft <= 0) adapter.endRequest(req);
     if (c && req.readableLength > this.server.opts.maxQueuedBody && !this.paused) {
       // The transport's back-pressure (docs/PROTOCOL.md, flow control):
       // the gateway's connection is not read until the listener reads.

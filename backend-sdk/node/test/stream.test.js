@@ -333,3 +333,14 @@ test('the gateway connection is lost: its streams end, as if the client had gone
   assert.strictEqual(await gone, false);
   assert.strictEqual(gw.srv.streams.size, 0);
 });
+
+test('a body that comes whole in the request frame', BOUND, async (t) => {
+  const gw = await gatewayOf(t, (req, res) => {
+    const chunks = [];
+    req.on('data', (c) => chunks.push(c));
+    req.on('end', () => res.end(`got ${Buffer.concat(chunks)}`));
+  });
+  gw.send(1, 'request', `${head('POST', '/early', 'Content-Length: 5\r\n')}X-Nanogate-Inbound: ${gw.inboundURL}\r\n\r\nhello`);
+  const [h] = await gw.until('end');
+  assert.match(h.body.toString(), /\r\n\r\ngot hello$/);
+});

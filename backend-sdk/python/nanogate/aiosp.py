@@ -44,12 +44,14 @@ async def read_message(reader, ipc, max_size):
 
 
 class PullServer:
-    """Takes messages from gateways on PULL sockets; deliver(msg) is
+    """Takes messages from gateways on PULL sockets; deliver(msg, conn) is
     awaited for each, in order, per connection (its waits are the
-    back-pressure the protocol relies on)."""
+    back-pressure the protocol relies on); lost(conn) is called when a
+    connection ends. conn is an opaque object naming the connection."""
 
-    def __init__(self, deliver, max_recv=sp.DEFAULT_MAX_RECV):
+    def __init__(self, deliver, lost, max_recv=sp.DEFAULT_MAX_RECV):
         self.deliver = deliver
+        self.lost = lost
         self.max_recv = max_recv
         self._servers = []
         self._tasks = set()
@@ -88,6 +90,7 @@ class PullServer:
 
     async def _serve(self, reader, writer, addr):
         self._writers.add(writer)
+        conn = object()
         try:
             await handshake(reader, writer, sp.PROTO_PULL, sp.PROTO_PUSH)
             log.info("nanogate: gateway connected on %s", addr.url)
@@ -95,13 +98,14 @@ class PullServer:
                 msg = await read_message(reader, addr.ipc, self.max_recv)
                 if msg is None:
                     break
-                await self.deliver(msg)
+                await self.deliver(msg, conn)
         except (OSError, asyncio.TimeoutError, asyncio.IncompleteReadError, sp.ProtocolError) as e:
             if not self._closing:
                 log.warning("nanogate: connection on %s dropped: %s", addr.url, e)
         finally:
             self._writers.discard(writer)
             writer.close()
+            self.lost(conn)
 
     async def close(self):
         self._closing = True

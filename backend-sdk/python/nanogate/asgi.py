@@ -123,6 +123,7 @@ class Stream:
         self.connected = False
         self.close_sent = False
         self.client_closed = False
+        self.conn = None  # the PULL connection that carries it
 
     async def frame(self, type, body=b""):
         await self.push.send(frames.header(self.sid, type, self.num) + body)
@@ -317,7 +318,7 @@ class ASGIServer:
     def __init__(self, app, max_streams=1024, max_recv=None):
         self.app = app
         self.max_streams = max_streams
-        self.pull = PullServer(self.deliver, **({"max_recv": max_recv} if max_recv else {}))
+        self.pull = PullServer(self.deliver, self.lost, **({"max_recv": max_recv} if max_recv else {}))
         self.streams = {}
         self.tasks = set()
         self.pushes = {}
@@ -327,7 +328,14 @@ class ASGIServer:
 
     # ---- frames from the gateway
 
-    async def deliver(self, msg):
+    def lost(self, conn):
+        """The gateway connection conn is gone, and with it every stream it
+        carried: the gateway has cut them (docs/PROTOCOL.md, lifecycle), and
+        no end frame will come."""
+        for st in [st for st in self.streams.values() if st.conn is conn]:
+            st.end()
+
+    async def deliver(self, msg, conn):
         try:
             f = frames.parse(msg)
         except frames.FrameError as e:
@@ -335,7 +343,7 @@ class ASGIServer:
             return
         key = (f.sid, f.stream)
         if f.type == frames.REQUEST:
-            await self.open(key, f.body)
+            await self.open(key, f.body, conn)
             return
         st = self.streams.get(key)
         if st is None:
@@ -371,7 +379,7 @@ class ASGIServer:
             p = self.pushes[url] = Push(url)
         return p
 
-    async def open(self, key, msg):
+    async def open(self, key, msg, conn):
         sid, num = key
         try:
             method, target, version, headers, length, body_start = parse_head(msg)
@@ -412,6 +420,7 @@ class ASGIServer:
                 log.warning("nanogate-asgi: could not answer a request frame: %s", e)
             return
         st = Stream(self, sid, num, push, method)
+        st.conn = conn
         st.has_body = length is not None or chunked
         scope, rid = self.scope(st, method, target, version, headers)
         self.streams[key] = st

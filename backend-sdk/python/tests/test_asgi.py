@@ -195,6 +195,14 @@ class TestASGI(unittest.TestCase):
         gw.send(3, frames.END)  # the client went away
         self.wait_stderr("saw http.disconnect")
 
+    def test_gateway_connection_lost_ends_its_streams(self):
+        self.start()
+        gw = self.gw
+        gw.request(1, "GET", "/watch")
+        gw.expect(1, frames.HEADERS)
+        gw.out.close()  # the gateway went away: no end frame will come
+        self.wait_stderr("saw http.disconnect")
+
     def test_websocket(self):
         self.start()
         gw = self.gw

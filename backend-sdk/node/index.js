@@ -37,18 +37,29 @@ function serve(app, url, options = {}) {
   });
   // Callers that only await ready handle the failure there.
   server.ready.catch(() => {});
-  if (options.signals !== false) {
-    const onSignal = (sig) => {
-      server.log('info', 'draining', { signal: sig });
-      server.shutdown().then(() => process.exit(0), (err) => {
-        server.log('error', 'shutdown failed', { err });
-        process.exit(1);
-      });
-    };
+  if (options.signals !== false) drainOnSignal(server);
+  return server;
+}
+
+// The servers that SIGTERM and SIGINT drain, all of them before the exit.
+const draining = new Set();
+
+function drainOnSignal(server) {
+  if (draining.size === 0) {
+    // once: a second SIGTERM kills at once, as Node's default does.
     process.once('SIGTERM', onSignal);
     process.once('SIGINT', onSignal);
   }
-  return server;
+  draining.add(server);
+}
+
+function onSignal(sig) {
+  const servers = [...draining];
+  for (const s of servers) s.log('info', 'draining', { signal: sig });
+  Promise.all(servers.map((s) => s.shutdown())).then(() => process.exit(0), (err) => {
+    servers[0].log('error', 'shutdown failed', { err });
+    process.exit(1);
+  });
 }
 
 module.exports = { serve, Server, StreamServer, Pusher };

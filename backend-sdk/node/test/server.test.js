@@ -205,3 +205,26 @@ test('serve(): a URL that cannot be bound rejects ready and emits error', BOUND,
   await assert.rejects(srv.ready);
   assert.ok(await emitted);
 });
+
+test('SIGTERM: a worker process drains (notice, the request in flight answered) and exits 0', BOUND, async (t) => {
+  const { spawn } = require('child_process');
+  const path = require('path');
+  const url = tmpURL('sig');
+  const child = spawn(process.execPath, [path.join(__dirname, '..', 'examples', 'conformance.js'), '--bind', url], { stdio: ['ignore', 'pipe', 'inherit'] });
+  t.after(() => child.kill('SIGKILL'));
+  await new Promise((resolve, reject) => {
+    child.stdout.on('data', (d) => { if (String(d).includes('ready')) resolve(); });
+    child.once('exit', (code) => reject(new Error(`exited ${code} before ready`)));
+  });
+  const exited = new Promise((resolve) => child.once('exit', (code, sig) => resolve([code, sig])));
+  const req = await connect(url, PROTO.REQ);
+  t.after(() => req.close());
+  req.send(request(0x80000001, get('/sleep?ms=300')));
+  await new Promise((r) => setTimeout(r, 100)); // in flight
+  child.kill('SIGTERM');
+  assert.deepStrictEqual(await req.next(), Buffer.from('\x80\0\0\0nanogate:draining', 'latin1'));
+  const r = split(await req.next());
+  assert.strictEqual(r.id, 0x80000001);
+  assert.match(r.text, /\r\n\r\nslept\n$/);
+  assert.deepStrictEqual(await exited, [0, null]);
+});

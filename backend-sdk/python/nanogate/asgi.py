@@ -27,6 +27,7 @@ from urllib.parse import unquote
 from . import cli, frames
 from .aiosp import Push, PullServer
 from .http import BadRequest, build_head, check_header, parse_head, reason, split_host
+from .http import digits as _digits
 
 log = logging.getLogger("nanogate")
 
@@ -217,7 +218,7 @@ class Stream:
             if lname in _HOP:
                 continue
             if lname == "content-length":
-                if not value.strip().isdigit():
+                if not _digits(value.strip()):
                     raise ValueError("bad Content-Length %r" % value)
                 self.declared = int(value)
             headers.append((name, value))

@@ -17,6 +17,12 @@ _BAD_VALUE_STR = re.compile(r"[\x00-\x08\x0a-\x1f\x7f]")
 _BAD_VALUE = re.compile(rb"[\x00-\x08\x0a-\x1f\x7f]")
 
 
+def digits(s):
+    """s is 1 or more ASCII digits (str.isdigit also takes "²" and "٣",
+    which int() refuses or reads)."""
+    return s.isascii() and s.isdigit()
+
+
 class BadRequest(ValueError):
     """The message is not a request of format http."""
 
@@ -72,7 +78,7 @@ def parse_head(msg, start=0):
             raise BadRequest("bad header line %r" % line[:200])
         value = value.strip(" \t")
         if len(name) == 14 and name.lower() == "content-length":
-            if not value.isdigit() or (length is not None and int(value) != length):
+            if not digits(value) or (length is not None and int(value) != length):
                 raise BadRequest("bad Content-Length %r" % value)
             length = int(value)
         headers.append((name, value))
@@ -100,7 +106,7 @@ def split_host(host):
             return host[1:end], port
         return host, ""
     name, colon, port = host.rpartition(":")
-    if colon and port.isdigit():
+    if colon and digits(port):
         return name, port
     return host, ""
 
@@ -124,7 +130,7 @@ def reason(code):
 
 def check_status(status):
     """Check a WSGI status line ("200 OK"); return the code."""
-    if not isinstance(status, str) or len(status) < 3 or not status[:3].isdigit() \
+    if not isinstance(status, str) or len(status) < 3 or not digits(status[:3]) \
             or (len(status) > 3 and status[3] != " ") or _BAD_VALUE_STR.search(status):
         raise ValueError("bad status %r (want '200 OK')" % (status,))
     code = int(status[:3])

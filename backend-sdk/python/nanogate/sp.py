@@ -71,7 +71,7 @@ def parse_url(url):
         return Addr(url, socket.AF_UNIX, rest, True)
     if scheme == "tcp":
         host, colon, port = rest.rpartition(":")
-        if not colon or not port.isdigit() or int(port) > 65535:
+        if not colon or not (port.isascii() and port.isdigit()) or int(port) > 65535:
             raise ValueError("%s: want tcp://host:port" % url)
         if host.startswith("[") and host.endswith("]"):
             host = host[1:-1]

@@ -23,7 +23,7 @@ import sys
 from urllib.parse import unquote_to_bytes
 
 from . import cli
-from .http import BadRequest, build_head, check_status, parse_request, split_host
+from .http import BadRequest, build_head, check_status, digits, parse_request, split_host
 
 log = logging.getLogger("nanogate")
 
@@ -196,7 +196,7 @@ class WSGIHandler:
             return build_head(status, headers)
         if declared is None:
             headers = headers + [("Content-Length", str(len(body)))]
-        elif not declared.isdigit():
+        elif not digits(declared):
             raise ValueError("the application's Content-Length %r is not a number" % declared)
         elif int(declared) != len(body):
             n = int(declared)

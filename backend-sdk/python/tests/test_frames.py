@@ -55,6 +55,23 @@ class TestFrames(unittest.TestCase):
         self.assertIsNone(frames.parse_close(b"abc"))
         self.assertEqual(frames.close_body(1001, "bye"), b"1001 bye")
 
+    def test_mutations(self):
+        # Mutated vectors: FrameError or a frame, never another exception.
+        import random
+        rnd = random.Random(3)
+        seeds = [read(v["file"]) for v in json.loads(read("vectors.json"))["valid"]]
+        for _ in range(3000):
+            msg = bytearray(rnd.choice(seeds))
+            for _ in range(rnd.randint(1, 3)):
+                pos = rnd.randrange(len(msg))
+                msg[pos] = rnd.choice(b" \n0123456789abcdefxyz-\xb2\x00")
+            try:
+                f = frames.parse(bytes(msg))
+            except frames.FrameError:
+                continue
+            self.assertEqual(frames.build(f.sid, f.type, f.stream, f.body), bytes(msg).replace(
+                bytes(msg[:msg.index(b"\n") + 1]), frames.header(f.sid, f.type, f.stream), 1))
+
 
 if __name__ == "__main__":
     unittest.main()

@@ -143,3 +143,33 @@ def read_expected_created(body):
 
 if __name__ == "__main__":
     unittest.main()
+
+
+class TestHostileInput(unittest.TestCase):
+    """Mutated golden requests: the parser answers BadRequest or a
+    request, never another exception."""
+
+    def test_mutations(self):
+        import random
+        rnd = random.Random(7)
+        seeds = [read(n) for n in GOLDEN]
+        alphabet = b"\r\n: \t\x00\xb2\xff0123456789-aZ%"
+        for i in range(3000):
+            msg = bytearray(rnd.choice(seeds))
+            for _ in range(rnd.randint(1, 4)):
+                op = rnd.randrange(3)
+                pos = rnd.randrange(len(msg) + 1)
+                if op == 0 and msg:
+                    del msg[pos % len(msg)]
+                elif op == 1:
+                    msg[pos:pos] = bytes([rnd.choice(alphabet)])
+                elif msg:
+                    msg[pos % len(msg)] = rnd.choice(alphabet)
+            try:
+                parse_request(bytes(msg))
+            except BadRequest:
+                pass
+
+    def test_unicode_digits_refused(self):
+        with self.assertRaises(BadRequest):
+            parse_request("POST / HTTP/1.1\r\nContent-Length: \xb2\r\n\r\nab".encode("latin-1"))

@@ -80,8 +80,8 @@ func (s *Server) handleStream(ctx *fasthttp.RequestCtx, route *Route, req *sessi
 	// when its window overflows, rather than at the write timeout.
 	conn := ctx.Conn()
 	st.OnCut(func() { conn.Close() })
-	if cc, ok := ctx.Conn().(*clientConn); ok {
-		body.closeConn = cc.closeAfterResponse
+	if cc, ok := ctx.Conn().(AfterResponseCloser); ok {
+		body.closeConn = cc.CloseAfterResponse
 	}
 	// The head leaves at once, before the first body frame: a client of
 	// an event stream sees the response start even if the first event

@@ -134,7 +134,12 @@ func rawGet(t *testing.T, g *gateway, path string) (net.Conn, *bufio.Reader) {
 
 func TestFramesStream(t *testing.T) {
 	t.Parallel()
-	g, w, _ := framesStack(t, "")
+	runFramesStream(t, "")
+}
+
+// runFramesStream is TestFramesStream with extra config (framesStack).
+func runFramesStream(t *testing.T, extra string) {
+	g, w, _ := framesStack(t, extra)
 
 	t.Run("chunks-arrive-as-sent", func(t *testing.T) {
 		c, err := net.Dial("tcp", g.addr)
@@ -324,7 +329,12 @@ func TestFramesWorkerLost(t *testing.T) {
 
 func TestFramesWebSocket(t *testing.T) {
 	t.Parallel()
-	g, w, inbound := framesStack(t, "")
+	runFramesWebSocket(t, "")
+}
+
+// runFramesWebSocket is TestFramesWebSocket with extra config (framesStack).
+func runFramesWebSocket(t *testing.T, extra string) {
+	g, w, inbound := framesStack(t, extra)
 	ws, resp, err := websocket.DefaultDialer.Dial("ws://"+g.addr+"/ws", nil)
 	if err != nil {
 		t.Fatal(err)

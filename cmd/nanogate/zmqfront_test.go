@@ -14,6 +14,8 @@ import (
 	"strconv"
 	"testing"
 	"time"
+
+	"github.com/nanogate/nanogate/protocol/frames"
 )
 
 var frontends = []struct {
@@ -56,6 +58,10 @@ endpoints = [%q]
 	t.Run("no-worker-503", func(t *testing.T) { t.Parallel(); runNoWorker503(t, zmq...) })
 	t.Run("silent-worker-504", func(t *testing.T) { t.Parallel(); runSilentWorker504(t, zmq...) })
 	t.Run("graceful-shutdown", func(t *testing.T) { t.Parallel(); runGracefulShutdown(t, zmq...) })
+	// Routes of format frames: the [server] table after the route's keys.
+	const frames = "\n[server]\nfrontend = \"zmq\"\n"
+	t.Run("frames-websocket", func(t *testing.T) { t.Parallel(); runFramesWebSocket(t, frames) })
+	t.Run("frames-stream", func(t *testing.T) { t.Parallel(); runFramesStream(t, frames) })
 }
 
 // TestFrontendsClientGone: clients that leave in the middle of their
@@ -98,6 +104,34 @@ func TestFrontendsClientGone(t *testing.T) {
 			}
 			if resp, body := get(t, c, g.url+"/name"); resp.StatusCode != 200 {
 				t.Fatalf("GET /name after: status %d body %q", resp.StatusCode, body)
+			}
+		})
+	}
+}
+
+// TestFrontendsCloseFrame: a worker's close frame ends the client's
+// connection once the response is out, through both front ends
+// (frontend.AfterResponseCloser).
+func TestFrontendsCloseFrame(t *testing.T) {
+	t.Parallel()
+	for _, fe := range []struct{ name, extra string }{{"fasthttp", ""}, {"zmq", "\n[server]\nfrontend = \"zmq\"\n"}} {
+		t.Run(fe.name, func(t *testing.T) {
+			t.Parallel()
+			g, w, _ := framesStack(t, fe.extra)
+			_, br := rawGet(t, g, "/bye")
+			req := w.next(t, frames.Request)
+			w.send(t, req, frames.Headers, "HTTP/1.1 200 OK\r\nContent-Type: text/plain\r\n\r\n")
+			w.send(t, req, frames.Body, "bye")
+			w.send(t, req, frames.Close, "")
+			resp, err := http.ReadResponse(br, nil)
+			if err != nil {
+				t.Fatal(err)
+			}
+			if body, err := io.ReadAll(resp.Body); err != nil || string(body) != "bye" {
+				t.Fatalf("body %q, %v", body, err)
+			}
+			if b, err := br.ReadByte(); err != io.EOF {
+				t.Fatalf("after the close frame's response: read %q, %v; want the connection closed", b, err)
 			}
 		})
 	}

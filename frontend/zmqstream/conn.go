@@ -51,6 +51,7 @@ type conn struct {
 	dead        bool // the peer is gone, or was cut: writes fail
 	reset       bool // cut here: reads fail too
 	closed      bool // Close was called
+	ending      bool // CloseAfterResponse was called: reads report EOF
 	closeQueued bool // flush sends [id, ""] once out is empty
 	rdl, wdl    time.Time
 	rtimer      *time.Timer // made on the first read that waits with a deadline
@@ -138,14 +139,14 @@ func (c *conn) Read(p []byte) (int, error) {
 		case c.closed:
 			c.mu.Unlock()
 			return 0, c.opError("read", net.ErrClosed)
-		case c.inBytes > 0:
+		case c.inBytes > 0 && !c.ending:
 			n := c.take(p)
 			c.mu.Unlock()
 			return n, nil
 		case c.reset:
 			c.mu.Unlock()
 			return 0, c.opError("read", syscall.ECONNRESET)
-		case c.eof:
+		case c.eof || c.ending:
 			c.mu.Unlock()
 			return 0, io.EOF
 		}
@@ -350,6 +351,16 @@ func (c *conn) Close() error {
 		c.kick()
 	}
 	return nil
+}
+
+// CloseAfterResponse makes the next Read report end of stream, so that
+// the server closes the connection once the response being written is
+// out (frontend.AfterResponseCloser: a worker's close frame).
+func (c *conn) CloseAfterResponse() {
+	c.mu.Lock()
+	c.ending = true
+	c.mu.Unlock()
+	signal(c.readable)
 }
 
 func (c *conn) LocalAddr() net.Addr  { return c.l.addr }

@@ -151,9 +151,10 @@ func testExpress(t *testing.T, g *gateway, w *proc) {
 		checkHeader(t, resp, "Content-Type", "text/html; charset=utf-8")
 	})
 	t.Run("trust-proxy-ip", func(t *testing.T) {
-		// The client's own proxy named 203.0.113.9; the gateway appends the
-		// client's address (127.0.0.1), which req.socket.remoteAddress is,
-		// and 'trust proxy' = loopback makes req.ip the proxy's client.
+		// The client, a proxy on loopback, names 203.0.113.9; the gateway
+		// appends the client's address (127.0.0.1), which
+		// req.socket.remoteAddress is, and 'trust proxy' = loopback makes
+		// req.ip the proxy's client.
 		req := mustRequest(t, "GET", g.url+"/ip", nil)
 		req.Header.Set("X-Forwarded-For", "203.0.113.9")
 		_, body := do(t, c, req)

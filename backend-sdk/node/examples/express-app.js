@@ -11,9 +11,11 @@ const crypto = require('crypto');
 const express = require('express');
 
 const app = express();
-// The gateway appends the client's address to X-Forwarded-For, and the
-// SDK gives it as req.socket.remoteAddress: trusting loopback hops makes
-// req.ip the address the client's own proxies named, as behind nginx.
+// req.socket.remoteAddress is the client's address as the gateway saw it
+// (the last X-Forwarded-For entry, which the gateway appends), so req.ip
+// needs no 'trust proxy' for the gateway itself. Trusting loopback trusts
+// a proxy on this host in front of the gateway (the tests' client plays
+// one) to name the client in X-Forwarded-For.
 app.set('trust proxy', 'loopback');
 
 app.get('/hello', (req, res) => {

@@ -54,6 +54,8 @@ func (e *env) buildAll(need map[string]bool) {
 		binWSEcho:       "./bench/contenders/ws-echo",
 		binStreamDirect: "./bench/contenders/stream-direct",
 		binSDKStream:    "./bench/contenders/sdk-stream",
+
+		binBBDealer: "./bench/contenders/blastbeat-dealer", // blastbeat.go
 	}
 	basePkgs := map[string]string{binGatewayBase: "./cmd/nanogate", binSDKBase: "./bench/contenders/sdk-hello"}
 	var baseDir string

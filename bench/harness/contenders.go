@@ -34,6 +34,8 @@ var contenders = []contender{
 	{name: "nanogate-ipc-2w", needs: []string{binGateway, binSDK}, start: startGatewaySDK("ipc", 2, false)},
 	{name: "nanogate-ipc-fast", needs: []string{binGateway, binSDK}, start: startGatewaySDK("ipc", 1, true)},
 	{name: "nanogate-zmq", needs: []string{binGateway, binSDK}, start: startGatewayZMQ}, // zmqfront.go
+	{name: "nanogate-blastbeat-go", helloOnly: true, needs: []string{binGateway, binBBDealer}, start: startGatewayBlastBeat(false)},
+	{name: "nanogate-blastbeat-py", helloOnly: true, needs: []string{binGateway}, start: startGatewayBlastBeat(true)},
 	{name: "nanogate-c", helloOnly: true, needs: []string{binGateway, binCWorker}, start: startGatewayC},
 	{name: "nginx", needs: []string{binFast}, start: startNginx},
 	{name: "apache-proxy", needs: []string{binFast}, start: startApacheProxy},

@@ -1,3 +1,5 @@
+//go:build !nozmq
+
 package main
 
 // End-to-end tests of the ZeroMQ raw ROUTER front end (server.frontend =

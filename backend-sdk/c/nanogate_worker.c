@@ -695,6 +695,9 @@ static void drain(struct server *s, int drain_ms)
 {
     long long deadline = now_ns() + (long long)drain_ms * 1000000LL;
     pthread_mutex_lock(&s->mu);
+    /* The quiet time counts from the notice: requests the gateway sent
+     * just before it may not have been received yet. */
+    s->last_recv = now_ns();
     for (;;) {
         long long now = now_ns(), until = s->last_recv + QUIET_NS;
         if (now >= deadline) {
@@ -756,10 +759,19 @@ int ng_serve_opts(const char *url, int bind, ng_handler fn, void *ctx, const ng_
     pthread_cond_init(&s.idle, &ca);
     pthread_condattr_destroy(&ca);
 
+    /* Blocked before the first socket, so that every thread started from
+     * here on (ours, and libnanomsg's own) inherits the mask, and this
+     * thread takes the signals with sigwait. */
+    sigset_t sigs, old;
+    sigemptyset(&sigs);
+    sigaddset(&sigs, SIGTERM);
+    sigaddset(&sigs, SIGINT);
+    pthread_sigmask(SIG_BLOCK, &sigs, &old);
+
     s.sock = nn_socket(AF_SP_RAW, NN_REP);
     if (s.sock < 0) {
         logf_("nanogate_worker: nn_socket: %s", nn_strerror(nn_errno()));
-        return NG_ESOCKET;
+        goto fail;
     }
     int maxrecv = (int)o.max_recv;
     nn_setsockopt(s.sock, NN_SOL_SOCKET, NN_RCVMAXSIZE, &maxrecv, sizeof maxrecv);
@@ -767,15 +779,8 @@ int ng_serve_opts(const char *url, int bind, ng_handler fn, void *ctx, const ng_
         logf_("nanogate_worker: %s %s: %s", bind ? "nn_bind" : "nn_connect", url,
               nn_strerror(nn_errno()));
         nn_close(s.sock);
-        return NG_ESOCKET;
+        goto fail;
     }
-
-    /* The threads inherit the blocked signals; this thread takes them. */
-    sigset_t sigs, old;
-    sigemptyset(&sigs);
-    sigaddset(&sigs, SIGTERM);
-    sigaddset(&sigs, SIGINT);
-    pthread_sigmask(SIG_BLOCK, &sigs, &old);
 
     pthread_t *threads = calloc((size_t)o.threads, sizeof *threads);
     int started = 0;
@@ -812,4 +817,10 @@ int ng_serve_opts(const char *url, int bind, ng_handler fn, void *ctx, const ng_
     pthread_mutex_destroy(&s.mu);
     pthread_mutex_destroy(&s.recv_mu);
     return s.failed ? NG_ESOCKET : NG_OK;
+fail:
+    pthread_sigmask(SIG_SETMASK, &old, NULL);
+    pthread_cond_destroy(&s.idle);
+    pthread_mutex_destroy(&s.mu);
+    pthread_mutex_destroy(&s.recv_mu);
+    return NG_ESOCKET;
 }

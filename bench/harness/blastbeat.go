@@ -34,10 +34,16 @@ func startGatewayBlastBeat(python bool) func(*env, *stack, sizing) error {
 		}
 		quiet := e.knowsAccessKey(binGateway)
 		return startGateways(e, s, z, binGateway, func(addr string, _ int) string {
-			c := gatewayConfig(addr, z, nil, quiet)
-			c = c[:strings.Index(c, "\n[[route]]")]
-			return c + fmt.Sprintf("\n[[route]]\nname = \"bench\"\npath = \"/\"\ntimeout = \"5s\"\nformat = \"blastbeat\"\n"+
-				"nodes = [\"bench1\"]\nendpoints = [\"zmq+%s\"]\n", router)
+			return bbGatewayConfig(addr, z, router, quiet)
 		})
 	}
+}
+
+// bbGatewayConfig is gatewayConfig with its route of format blastbeat:
+// node bench1 on a ROUTER bound at router.
+func bbGatewayConfig(addr string, z sizing, router string, quiet bool) string {
+	c := gatewayConfig(addr, z, nil, quiet)
+	c = c[:strings.Index(c, "\n[[route]]")]
+	return c + fmt.Sprintf("\n[[route]]\nname = \"bench\"\npath = \"/\"\ntimeout = \"5s\"\nformat = \"blastbeat\"\n"+
+		"nodes = [\"bench1\"]\nendpoints = [\"zmq+%s\"]\n", router)
 }

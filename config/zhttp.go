@@ -81,8 +81,8 @@ func checkZHTTPRoute(p *problems, path string, r *Route) {
 	if r.Compat != "" {
 		p.addf(join(path, "compat"), `mod_nano workers speak format "http", not "zhttp"`)
 	}
-	if r.WebSocket {
-		p.addf(join(path, "websocket"), `WebSocket over ZHTTP is not carried yet (docs/zhttp.md)`)
+	if r.WebSocket && z.Req != "" {
+		p.addf(join(path, "websocket"), `REQ mode carries no WebSocket (one packet each way); use zhttp_stream`)
 	}
 	if len(r.Endpoints) > 0 {
 		p.addf(join(path, "endpoint"), "a zhttp route has no endpoints: handlers connect to zhttp_stream or zhttp_req")
@@ -130,8 +130,8 @@ func (c *Config) checkZHTTP(p *problems) {
 			seen[r.ZHTTP.Base()] = i
 			continue
 		}
-		if first := c.Routes[j].ZHTTP; first != r.ZHTTP {
-			p.addf(join(path, "zhttp_stream"), "shares %s with route %d but not its zhttp settings", r.ZHTTP.Base(), j+1)
+		if first := c.Routes[j]; first.ZHTTP != r.ZHTTP || first.WebSocket != r.WebSocket {
+			p.addf(join(path, "zhttp_stream"), "shares %s with route %d but not its zhttp and websocket settings", r.ZHTTP.Base(), j+1)
 		}
 	}
 }

@@ -52,12 +52,12 @@ func TestZHTTPErrors(t *testing.T) {
 			`t.toml:1: route[0].zhttp_session_timeout: 1m0s must be longer than zhttp_keep_alive (2m0s)`},
 		{"endpoints", route + "zhttp_stream = \"ipc://a\"\nendpoints = [\"ipc://x\"]\n",
 			`t.toml:1: route[0].endpoint: a zhttp route has no endpoints: handlers connect to zhttp_stream or zhttp_req`},
-		{"websocket", route + "zhttp_stream = \"ipc://a\"\nwebsocket = true\n",
-			`t.toml:4: route[0].websocket: WebSocket over ZHTTP is not carried yet (docs/zhttp.md)`},
+		{"websocket", route + "zhttp_req = \"ipc://a\"\nwebsocket = true\n",
+			`t.toml:4: route[0].websocket: REQ mode carries no WebSocket (one packet each way); use zhttp_stream`},
 		{"id", route + "zhttp_stream = \"ipc://a\"\nzhttp_id = \"a b\"\n",
 			`t.toml:4: route[0].zhttp_id: "a b": want 1 to 64 bytes without spaces (handlers address answers to it, then a space)`},
 		{"shared base", route + "zhttp_stream = \"ipc://a\"\n" + route + "path = \"/x/\"\nzhttp_stream = \"ipc://a\"\nzhttp_id = \"other\"\n",
-			`t.toml:7: route[1].zhttp_stream: shares ipc://a with route 1 but not its zhttp settings`},
+			`t.toml:7: route[1].zhttp_stream: shares ipc://a with route 1 but not its zhttp and websocket settings`},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			_, err := Parse("t.toml", []byte(tc.doc))

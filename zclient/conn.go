@@ -55,6 +55,10 @@ type conn struct {
 	ended    bool   // our request body is complete
 	heard    atomic.Int64
 	said     int64 // UnixNano of our last packet to the handler
+
+	ws       bool   // a WebSocket session (websocket.go)
+	wsMsg    []byte // a handler's message so far, while its packets say more
+	wsBinary bool   // that message is binary
 }
 
 // Done is closed when the request failed (hub.Worker).
@@ -99,6 +103,14 @@ func (c *conn) Send(sid [16]byte, num uint32, t frames.Type, body []byte) error 
 	case frames.End:
 		c.cancel(false)
 		return nil
+	case frames.WSText, frames.WSBinary:
+		if c.ws {
+			return c.wsSend(t, body)
+		}
+	case frames.WSClose:
+		if c.ws {
+			return c.wsClose(body)
+		}
 	case frames.Pong:
 		return nil
 	}
@@ -124,6 +136,9 @@ func (c *conn) start(sid [16]byte, num uint32, head []byte) error {
 	c.heard.Store(time.Now().UnixNano())
 	p.From, p.Multi, p.Stream, p.Credits = c.s.id, true, true, frames.Window
 	p.IDs = append(p.IDs, zhttp.ID{ID: c.id, Seq: 0})
+	if c.s.cfg.WebSocket && isUpgrade(p) {
+		c.ws, p.URI = true, wsURI(p.URI)
+	}
 	c.left = r.ContentLength
 	c.s.register(c)
 	if !r.Framed() {
@@ -229,15 +244,23 @@ func (c *conn) body(b []byte) error {
 			}
 			continue
 		}
-		// Wait for credits (or the handler's address) without the lock.
-		c.mu.Unlock()
-		select {
-		case <-c.wake:
-		case <-c.done:
-			c.mu.Lock()
+		if !c.waitLocked() {
 			return errHandlerGone
 		}
-		c.mu.Lock()
+	}
+}
+
+// waitLocked waits, without c.mu, for news from the handler (credits, its
+// address, an answer); false when the request has failed. c.mu is held
+// again on return.
+func (c *conn) waitLocked() bool {
+	c.mu.Unlock()
+	defer c.mu.Lock()
+	select {
+	case <-c.wake:
+		return true
+	case <-c.done:
+		return false
 	}
 }
 

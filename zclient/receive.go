@@ -62,7 +62,11 @@ func (c *conn) handle(p *zhttp.Packet, seq int64, now time.Time) {
 	switch p.Type {
 	case zhttp.Data:
 		c.credits += p.Credits
-		fail = c.data(p)
+		if c.ws {
+			fail = c.wsData(p)
+		} else {
+			fail = c.data(p)
+		}
 	case zhttp.Credit:
 		c.credits += p.Credits
 	case zhttp.KeepAlive, zhttp.Pong:
@@ -86,8 +90,12 @@ func (c *conn) handle(p *zhttp.Packet, seq int64, now time.Time) {
 		c.finished = true
 		s.log.Info("zhttp handler error", "id", string(c.id), "condition", string(p.Condition))
 		fail = errHandlerError
-	default: // close: a WebSocket packet, and WebSocket is not carried
-		fail = errUnsupported
+	case zhttp.Close:
+		if !c.ws {
+			fail = errUnsupported // a WebSocket packet on an HTTP request
+			break
+		}
+		c.wsClosed(p)
 	}
 	c.mu.Unlock()
 	c.signal()

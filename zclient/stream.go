@@ -67,6 +67,9 @@ type StreamConfig struct {
 	// long (the client gets 502, or a cut body); zero: 60s (Condure's
 	// ZHTTP_SESSION_TIMEOUT).
 	SessionTimeout time.Duration
+	// WebSocket carries upgrade requests as ZHTTP WebSocket sessions (the
+	// route accepts upgrades); zero: an upgrade is an ordinary request.
+	WebSocket bool
 	// MaxStreams bounds the requests in flight; past it the client gets
 	// 503. Zero: 10000 (Condure's --stream-maxconn).
 	MaxStreams int

@@ -156,6 +156,7 @@ func (u *upstreams) build(cfg *config.Config, wait bool) ([]frontend.Route, map[
 		}
 		if up.zs != nil {
 			fr.Streams, fr.Timeout, fr.StreamIdle = up.zs, r.Timeout, r.StreamIdleTimeout
+			fr.WebSocket, fr.Origins, fr.MaxMessageBytes = r.WebSocket, r.Origins, r.MaxMessageBytes
 		} else if up.zr != nil {
 			fr.Upstream = up.zr
 		} else if s := up.streams(); s != nil {

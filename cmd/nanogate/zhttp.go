@@ -28,12 +28,18 @@ func addZClientFlags(fs *flag.FlagSet) zclientFlags {
 	}
 }
 
-// routes is the route the flags make, if any.
+// routes is the route the flags make, if any. In stream mode it accepts
+// WebSocket upgrades from any origin, as Condure does (the handler
+// decides).
 func (z zclientFlags) routes() []config.Route {
 	if *z.stream == "" && *z.req == "" {
 		return nil
 	}
-	return []config.Route{config.ZHTTPFlagRoute(*z.stream, *z.req, *z.connect, *z.id)}
+	r := config.ZHTTPFlagRoute(*z.stream, *z.req, *z.connect, *z.id)
+	if *z.stream != "" {
+		r.WebSocket, r.Origins = true, []string{"*"}
+	}
+	return []config.Route{r}
 }
 
 // condureListen reads Condure's --listen PORT as every interface on that
@@ -86,7 +92,7 @@ func (u *upstreams) openZHTTP(r config.Route) (*upstream, error) {
 		if s == nil {
 			var err error
 			s, err = zclient.NewStream(zclient.StreamConfig{Base: z.Stream, Connect: z.Connect, InstanceID: z.ID,
-				Hub: u.hub, KeepAlive: z.KeepAlive, SessionTimeout: z.SessionTimeout, Logger: u.log})
+				Hub: u.hub, KeepAlive: z.KeepAlive, SessionTimeout: z.SessionTimeout, WebSocket: r.WebSocket, Logger: u.log})
 			if err != nil {
 				return nil, err
 			}

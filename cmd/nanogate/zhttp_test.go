@@ -24,6 +24,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/fasthttp/websocket"
 	"github.com/nanogate/nanogate/protocol/zhttp"
 )
 
@@ -405,6 +406,81 @@ func TestZHTTPBadPackets(t *testing.T) {
 	if _, body := getUntil(t, g.url+"/after"); string(body) != "hello world\n" {
 		t.Fatalf("after: %q", body)
 	}
+}
+
+// WebSocket: Condure's streamhandler.py accepts a ws:// request with 101,
+// sends "hello world" and closes.
+func TestZHTTPWebSocketCondure(t *testing.T) {
+	dir, base := zhttpDir(t)
+	g := startGateway(t, "--zclient-stream", base)
+	h := startHandler(t, dir, "streamhandler.py")
+	for attempt := 0; ; attempt++ {
+		ws, _, err := websocket.DefaultDialer.Dial("ws://"+g.addr+"/ws", nil)
+		if err != nil {
+			t.Fatal(err)
+		}
+		ws.SetReadDeadline(time.Now().Add(2 * time.Second))
+		mt, msg, err := ws.ReadMessage()
+		if err != nil {
+			// No handler yet (close 1011), or its answer left before it
+			// had the gateway's subscription: again.
+			ws.Close()
+			if attempt > 50 {
+				t.Fatalf("no message: %v", err)
+			}
+			continue
+		}
+		if mt != websocket.TextMessage || string(msg) != "hello world" {
+			t.Fatalf("%d %q", mt, msg)
+		}
+		_, _, err = ws.ReadMessage()
+		var ce *websocket.CloseError
+		if !errors.As(err, &ce) || ce.Code != websocket.CloseNormalClosure {
+			t.Fatalf("after the message: %v", err)
+		}
+		ws.Close()
+		break
+	}
+	h.waitFrom(t, 0, "the ws:// request", 5*time.Second, func(l string) bool {
+		return strings.HasPrefix(l, "IN ") && strings.Contains(l, "b'uri': b'ws://"+g.addr+"/ws'")
+	})
+}
+
+// WebSocket both ways through a ZHTTP echo handler: text, a binary message
+// larger than the handler's credits (sent in pieces with more, put back
+// together on the way back), and the client's close code reaching the
+// handler and coming back.
+func TestZHTTPWebSocketEcho(t *testing.T) {
+	dir, base := zhttpDir(t)
+	g := startGateway(t, "--config", zhttpConfig(t, base, "websocket = true\n"))
+	h := startHandler(t, dir, "ws_echo_handler.py")
+	h.waitFrom(t, 0, "ready", startTimeout, func(l string) bool { return l == "ready" })
+	ws, _, err := websocket.DefaultDialer.Dial("ws://"+g.addr+"/echo", nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer ws.Close()
+	ws.SetReadDeadline(time.Now().Add(10 * time.Second))
+	big := binaryBody(100<<10, 3)
+	for _, m := range []struct {
+		t    int
+		data []byte
+	}{{websocket.TextMessage, []byte("hello")}, {websocket.BinaryMessage, big}, {websocket.TextMessage, []byte("")}} {
+		if err := ws.WriteMessage(m.t, m.data); err != nil {
+			t.Fatal(err)
+		}
+		mt, got, err := ws.ReadMessage()
+		if err != nil || mt != m.t || !bytes.Equal(got, m.data) {
+			t.Fatalf("echo of %d bytes: type %d, %d bytes, %v", len(m.data), mt, len(got), err)
+		}
+	}
+	ws.WriteMessage(websocket.CloseMessage, websocket.FormatCloseMessage(4000, "bye"))
+	_, _, err = ws.ReadMessage()
+	var ce *websocket.CloseError
+	if !errors.As(err, &ce) || ce.Code != 4000 {
+		t.Fatalf("close: %v", err)
+	}
+	h.waitFrom(t, 0, "the close", 5*time.Second, func(l string) bool { return l == "close 4000" })
 }
 
 // REQ mode: Condure's reqhandler.py (a REP socket) behind

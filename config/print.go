@@ -31,6 +31,10 @@ func (c *Config) WriteRoutes(w io.Writer) error {
 			match = "~" + r.Regex
 		}
 		route := fmt.Sprintf("%s\t%s\t%s\t%s\t%d", r.Name, host, match, r.Timeout, r.Contexts)
+		if r.Format == FormatZHTTP {
+			fmt.Fprintf(tw, "%s\t%s\t%s\t-\n", route, r.ZHTTP.Base(), zhttpMode(r.ZHTTP))
+			continue
+		}
 		if len(r.Endpoints) == 0 {
 			fmt.Fprintf(tw, "%s\t-\t-\t-\n", route)
 		}

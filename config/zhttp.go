@@ -48,6 +48,18 @@ func (z ZHTTPRoute) Base() string {
 	return z.Req
 }
 
+// zhttpMode describes a zhttp route's sockets for `nanogate check`.
+func zhttpMode(z ZHTTPRoute) string {
+	mode := "zhttp stream"
+	if z.Req != "" {
+		mode = "zhttp req"
+	}
+	if z.Connect {
+		return mode + ", connect"
+	}
+	return mode + ", bind"
+}
+
 // checkZHTTPRoute records the problems of a route of format "zhttp".
 func checkZHTTPRoute(p *problems, path string, r *Route) {
 	z := &r.ZHTTP

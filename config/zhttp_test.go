@@ -1,6 +1,7 @@
 package config
 
 import (
+	"strings"
 	"testing"
 	"time"
 )
@@ -27,6 +28,15 @@ zhttp_id = "gw1"
 	}
 	if z := c.Routes[1].ZHTTP; z.Req != "tcp://127.0.0.1:5000" || z.ID != "gw1" || z.Base() != z.Req {
 		t.Fatalf("req route %+v", z)
+	}
+	var out strings.Builder
+	if err := c.WriteRoutes(&out); err != nil {
+		t.Fatal(err)
+	}
+	for _, want := range []string{"ipc://client          zhttp stream, bind", "tcp://127.0.0.1:5000  zhttp req, bind"} {
+		if !strings.Contains(out.String(), want) {
+			t.Errorf("nanogate check prints\n%s\nwithout %q", out.String(), want)
+		}
 	}
 	r := ZHTTPFlagRoute("ipc://client", "", false, "")
 	c = Default()

@@ -8,6 +8,9 @@ import (
 	"github.com/nanogate/nanogate/protocol/uwsgi"
 )
 
+// head is a request head as the front end makes it.
+const head = "GET /hello?x=1 HTTP/1.1\r\nHost: localhost:8080\r\nUser-Agent: t\r\nX-Forwarded-For: 10.0.0.1, 127.0.0.1\r\nX-Nanogate-Inbound: ipc:///x\r\n\r\n"
+
 // The head the front end makes becomes BlastBeat's environ without an
 // allocation when the buffer has room; headers over 64 KiB are refused.
 func TestAppendUwsgi(t *testing.T) {

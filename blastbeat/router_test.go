@@ -112,8 +112,6 @@ func waitUp(t *testing.T, v *Vhost, n int) {
 	}
 }
 
-const head = "GET /hello?x=1 HTTP/1.1\r\nHost: localhost:8080\r\nUser-Agent: t\r\nX-Forwarded-For: 10.0.0.1, 127.0.0.1\r\nX-Nanogate-Inbound: ipc:///x\r\n\r\n"
-
 func open(t *testing.T, v *Vhost, sid byte, num uint32) *hub.Stream {
 	t.Helper()
 	st, err := v.Open([16]byte{sid}, num)

@@ -30,7 +30,7 @@ func newMetrics(cfg *config.Config, ups *upstreams, srv func() *frontend.Server)
 	}
 	if ups.hub != nil {
 		src.LiveStreams = ups.hub.Live
-		src.DroppedFrames = ups.droppedFrames // the hub's and BlastBeat's (blastbeat.go)
+		src.DroppedFrames = ups.frameDrops // the hub's, BlastBeat's (blastbeat.go) and ZHTTP's (zhttp.go)
 	}
 	return metrics.New(names, src)
 }
@@ -118,7 +118,7 @@ func startAdmin(addr string, m *metrics.Metrics, ups *upstreams, listen string, 
 			s := admin.Snapshot{Version: version(), Listen: listen, Started: started, Routes: ups.snapshot(),
 				Requests: t.Requests, Rejections: t.Rejections}
 			if ups.hub != nil {
-				s.LiveStreams, s.DroppedFrames = ups.hub.Live(), ups.droppedFrames()
+				s.LiveStreams, s.DroppedFrames = ups.hub.Live(), ups.frameDrops()
 			}
 			return s
 		},

@@ -131,6 +131,26 @@ func zhttpEndpoints(u *upstream) []admin.EndpointState {
 	return []admin.EndpointState{{URL: "zhttp req " + u.zr.Addr(), Listen: true, Workers: 1, InFlight: u.zr.InFlight()}}
 }
 
+// frameDrops is droppedFrames with what the ZHTTP sockets dropped, as
+// "zhttp_" and the reason (summed over sockets).
+func (u *upstreams) frameDrops() map[string]uint64 {
+	out := u.droppedFrames()
+	c := &u.zc
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	for _, s := range c.streams {
+		for k, n := range s.Drops() {
+			out["zhttp_"+k] += n
+		}
+	}
+	for _, q := range c.reqs {
+		for k, n := range q.Drops() {
+			out["zhttp_"+k] += n
+		}
+	}
+	return out
+}
+
 // zhttpKey is a zhttp route's pool key: routes with the same one share
 // sockets.
 func zhttpKey(r config.Route) string { return "zhttp " + r.ZHTTP.Base() }

@@ -175,7 +175,8 @@ func TestZHTTPCondureHello(t *testing.T) {
 	admin := "http://" + adminAddr.FindStringSubmatch(line)[1]
 	for _, path := range []string{"/", "/metrics", "/readyz"} {
 		resp, body := get(t, c, admin+path)
-		if resp.StatusCode != 200 || path == "/" && !strings.Contains(string(body), "zhttp stream "+base) {
+		if resp.StatusCode != 200 || path == "/" && !strings.Contains(string(body), "zhttp stream "+base) ||
+			path == "/metrics" && !strings.Contains(string(body), `nanogate_dropped_frames_total{reason="zhttp_malformed"} 0`) {
 			t.Fatalf("%s: %d %.300q", path, resp.StatusCode, body)
 		}
 	}

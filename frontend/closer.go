@@ -9,3 +9,13 @@ type AfterResponseCloser interface{ CloseAfterResponse() }
 
 // CloseAfterResponse implements AfterResponseCloser.
 func (c *clientConn) CloseAfterResponse() { c.closeAfterResponse() }
+
+// LingeringCloser is a client connection that, once told, closes by
+// reading and discarding what the client still sends for a while, so that
+// a client refused (413, 503) in the middle of its upload reads the answer
+// instead of a reset (RFC 9112 section 9.6; nginx's lingering_close). The
+// TCP front end's connections are (clientConn); frontend/zmqstream's too.
+type LingeringCloser interface{ LingerOnClose() }
+
+// LingerOnClose implements LingeringCloser.
+func (c *clientConn) LingerOnClose() { c.lingerOnClose() }

@@ -284,8 +284,8 @@ func (s *Server) bodyFailed(ctx *fasthttp.RequestCtx, route *Route, rid []byte, 
 	status, reason := fasthttp.StatusBadRequest, gateway.ReasonBadRequest
 	if errors.Is(err, errBodyTooLarge) {
 		status, reason = fasthttp.StatusRequestEntityTooLarge, gateway.ReasonBodyTooLarge
-		if cc, ok := ctx.Conn().(*clientConn); ok {
-			cc.lingerOnClose()
+		if cc, ok := ctx.Conn().(LingeringCloser); ok {
+			cc.LingerOnClose()
 		}
 	}
 	s.log.Info("request body refused", "id", string(rid), "route", route.Name, "status", status, "err", err)

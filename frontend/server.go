@@ -198,8 +198,8 @@ func (s *Server) parseError(ctx *fasthttp.RequestCtx, err error) {
 		status, reason = fasthttp.StatusServiceUnavailable, gateway.ReasonBusy
 		ctx.Response.Header.Set("Retry-After", "1")
 	}
-	if cc, ok := ctx.Conn().(*clientConn); ok && (status == fasthttp.StatusRequestEntityTooLarge || status == fasthttp.StatusServiceUnavailable) {
-		cc.lingerOnClose()
+	if cc, ok := ctx.Conn().(LingeringCloser); ok && (status == fasthttp.StatusRequestEntityTooLarge || status == fasthttp.StatusServiceUnavailable) {
+		cc.LingerOnClose()
 	}
 	s.log.Info("unreadable request", "status", status, "client", ctx.RemoteAddr().String(), "err", err)
 	s.errorReply(ctx, status, err.Error())

@@ -52,6 +52,9 @@ type conn struct {
 	reset       bool // cut here: reads fail too
 	closed      bool // Close was called
 	ending      bool // CloseAfterResponse was called: reads report EOF
+	linger      bool // LingerOnClose was called
+	lingering   bool // closed, discarding what arrives before the close is sent
+	discarded   int  // bytes discarded while lingering
 	closeQueued bool // flush sends [id, ""] once out is empty
 	rdl, wdl    time.Time
 	rtimer      *time.Timer // made on the first read that waits with a deadline
@@ -84,8 +87,13 @@ func signal(ch chan struct{}) {
 func (c *conn) deliver(b []byte) bool {
 	c.mu.Lock()
 	defer c.mu.Unlock()
-	if c.closed {
-		return true // nobody reads any more: dropped
+	if c.closed { // nobody reads any more: dropped
+		if c.lingering {
+			if c.discarded += len(b); c.discarded >= c.l.cfg.LingerCloseBytes {
+				go c.endLinger() // it takes c.mu
+			}
+		}
+		return true
 	}
 	if c.inBytes+len(b) > c.l.cfg.MaxInbound || c.l.inTotal.Load()+int64(len(b)) > c.l.cfg.MaxInboundTotal {
 		return false
@@ -339,7 +347,12 @@ func (c *conn) Close() error {
 	c.closed = true
 	c.dropIn()
 	kick := false
-	if !c.dead {
+	switch {
+	case c.dead:
+	case c.linger:
+		c.lingering = true
+		time.AfterFunc(c.l.cfg.LingerCloseTime, c.endLinger)
+	default:
 		c.closeQueued = true
 		kick = !c.scheduled
 		c.scheduled = true
@@ -361,6 +374,37 @@ func (c *conn) CloseAfterResponse() {
 	c.ending = true
 	c.mu.Unlock()
 	signal(c.readable)
+}
+
+// LingerOnClose makes Close discard what the client still sends, for
+// Config.LingerCloseTime or LingerCloseBytes, before it closes: a client
+// told 413 in the middle of its upload reads the answer instead of a reset
+// (frontend.LingeringCloser). ZMQ_STREAM cannot half-close, so the client
+// sees the end only then.
+func (c *conn) LingerOnClose() {
+	c.mu.Lock()
+	c.linger = true
+	c.mu.Unlock()
+}
+
+// endLinger queues the close of a lingering connection.
+func (c *conn) endLinger() {
+	c.mu.Lock()
+	if !c.lingering {
+		c.mu.Unlock()
+		return
+	}
+	c.lingering = false
+	kick := false
+	if !c.dead {
+		c.closeQueued = true
+		kick = !c.scheduled
+		c.scheduled = true
+	}
+	c.mu.Unlock()
+	if kick {
+		c.kick()
+	}
 }
 
 func (c *conn) LocalAddr() net.Addr  { return c.l.addr }

@@ -262,3 +262,36 @@ func TestFasthttpPipelining(t *testing.T) {
 		}
 	}
 }
+
+// A lingering close (after a 413) keeps taking what the client sends, so
+// that the client reads the answer rather than a reset, and closes after
+// LingerCloseBytes of it, or after LingerCloseTime.
+func TestConnLingeringClose(t *testing.T) {
+	l := listen(t, Config{LingerCloseBytes: 256 << 10, LingerCloseTime: time.Hour})
+	client, server := pair(t, l)
+	server.Write([]byte("HTTP/1.1 413 Request Entity Too Large\r\n\r\n"))
+	server.(interface{ LingerOnClose() }).LingerOnClose()
+	server.Close()
+	errc := make(chan error, 1)
+	go func() { // the rest of an upload the gateway refused
+		_, err := client.Write(make([]byte, 1<<20))
+		errc <- err
+	}()
+	client.SetReadDeadline(time.Now().Add(10 * time.Second))
+	got, err := io.ReadAll(client)
+	// The end is a FIN, or a reset if the client's bytes were still
+	// arriving: either comes after the 413.
+	if (err != nil && !errors.Is(err, syscall.ECONNRESET)) || !strings.HasPrefix(string(got), "HTTP/1.1 413") {
+		t.Fatalf("client read %q, %v; want the 413 then the end", got, err)
+	}
+	<-errc // ended by the close, either way
+
+	l2 := listen(t, Config{LingerCloseTime: 50 * time.Millisecond})
+	client, server = pair(t, l2)
+	server.(interface{ LingerOnClose() }).LingerOnClose()
+	server.Close()
+	client.SetReadDeadline(time.Now().Add(10 * time.Second))
+	if n, err := client.Read(make([]byte, 1)); n != 0 || err != io.EOF {
+		t.Fatalf("a silent client after LingerCloseTime: read %d, %v; want EOF", n, err)
+	}
+}

@@ -40,6 +40,12 @@ type Config struct {
 	// Linger is how long stopping waits for libzmq to write what it
 	// holds. Zero: 1s.
 	Linger time.Duration
+	// LingerCloseTime and LingerCloseBytes bound a lingering close
+	// (conn.LingerOnClose): what a refused upload may still send, and for
+	// how long, before the connection closes. Zero: 2s and 4 MiB, as the
+	// TCP front end's.
+	LingerCloseTime  time.Duration
+	LingerCloseBytes int
 	// Logger: zero, slog.Default().
 	Logger *slog.Logger
 }
@@ -86,6 +92,8 @@ func Listen(cfg Config) (*Listener, error) {
 	cfg.SndHWM = orDefault(cfg.SndHWM, 64)
 	cfg.Backlog = orDefault(cfg.Backlog, 1024)
 	cfg.Linger = orDefault(cfg.Linger, time.Second)
+	cfg.LingerCloseTime = orDefault(cfg.LingerCloseTime, 2*time.Second)
+	cfg.LingerCloseBytes = orDefault(cfg.LingerCloseBytes, 4<<20)
 	if cfg.Logger == nil {
 		cfg.Logger = slog.Default()
 	}

@@ -8,7 +8,7 @@ package workertest_test
 // headers, status and body. Every reply must parse with the gateway's own
 // parser (session.Response.Parse).
 //
-// TestLibraryMutations sends a batch of random mutations (the seed is
+// TestLibrary sends a batch of random mutations (the seed is
 // logged; NANOGATE_FUZZ_SEED repeats a run). FuzzLibrary is the same check
 // under Go's fuzzer, against one driver process per fuzz worker:
 //
@@ -26,7 +26,6 @@ import (
 	"os/exec"
 	"path/filepath"
 	"strconv"
-	"sync"
 	"testing"
 	"time"
 
@@ -35,45 +34,18 @@ import (
 
 const testdata = "../../../session/testdata"
 
-var driverBuild struct {
-	once sync.Once
-	bin  string
-	err  error
-}
-
-// buildDriver compiles test_parser.c with the library, sanitizers on, once
-// per test process.
+// buildDriver compiles test_parser.c with the library, sanitizers on,
+// into the test's temporary directory.
 func buildDriver(t testing.TB) string {
 	t.Helper()
-	driverBuild.once.Do(func() {
-		dir, err := os.MkdirTemp("", "ngc")
-		if err != nil {
-			driverBuild.err = err
-			return
-		}
-		// The binary stays for the process's life (fuzz workers reuse it);
-		// it is small and in the system's temporary directory.
-		bin := filepath.Join(dir, "test_parser")
-		out, err := exec.Command("cc", "-O1", "-g", "-Wall", "-Wextra", "-Werror", "-pthread",
-			"-fsanitize=address,undefined", "-fno-sanitize-recover=all", "-fno-omit-frame-pointer",
-			"-o", bin, "../test_parser.c", "../nanogate_worker.c", "-lnanomsg").CombinedOutput()
-		if err != nil {
-			driverBuild.err = fmt.Errorf("cc test_parser.c: %v\n%s", err, out)
-			return
-		}
-		driverBuild.bin = bin
-	})
-	if driverBuild.err != nil {
-		t.Fatal(driverBuild.err)
-	}
-	return driverBuild.bin
-}
-
-func TestLibraryVectors(t *testing.T) {
-	out, err := exec.Command(buildDriver(t), testdata).CombinedOutput()
+	bin := filepath.Join(t.TempDir(), "test_parser")
+	out, err := exec.Command("cc", "-O1", "-g", "-Wall", "-Wextra", "-Werror", "-pthread",
+		"-fsanitize=address,undefined", "-fno-sanitize-recover=all", "-fno-omit-frame-pointer",
+		"-o", bin, "../test_parser.c", "../nanogate_worker.c", "-lnanomsg").CombinedOutput()
 	if err != nil {
-		t.Fatalf("test_parser: %v\n%s", err, out)
+		t.Fatalf("cc test_parser.c: %v\n%s", err, out)
 	}
+	return bin
 }
 
 // driver is a running test_parser --fuzz.
@@ -84,9 +56,9 @@ type driver struct {
 	stderr bytes.Buffer
 }
 
-func startDriver(t testing.TB) *driver {
+func startDriver(t testing.TB, bin string) *driver {
 	t.Helper()
-	d := &driver{cmd: exec.Command(buildDriver(t), "--fuzz")}
+	d := &driver{cmd: exec.Command(bin, "--fuzz")}
 	d.cmd.Stderr = &d.stderr
 	var err error
 	if d.stdin, err = d.cmd.StdinPipe(); err != nil {
@@ -251,7 +223,13 @@ func addHeader(m []byte, line string) []byte {
 	return append(m[:i+2:i+2], append([]byte(line+"\r\n"), m[i+2:]...)...)
 }
 
-func TestLibraryMutations(t *testing.T) {
+// TestLibrary runs test_parser's own checks of the golden vectors, then
+// the mutations.
+func TestLibrary(t *testing.T) {
+	bin := buildDriver(t)
+	if out, err := exec.Command(bin, testdata).CombinedOutput(); err != nil {
+		t.Fatalf("test_parser %s: %v\n%s", testdata, err, out)
+	}
 	seed := uint64(time.Now().UnixNano())
 	if s := os.Getenv("NANOGATE_FUZZ_SEED"); s != "" {
 		var err error
@@ -270,7 +248,7 @@ func TestLibraryMutations(t *testing.T) {
 	for i := range msgs {
 		msgs[i] = mutate(r, all)
 	}
-	d := startDriver(t)
+	d := startDriver(t, bin)
 	// Write from one goroutine and read here, so that neither pipe fills
 	// while the other side waits.
 	wrote := make(chan error, 1)
@@ -318,7 +296,7 @@ func FuzzLibrary(f *testing.F) {
 	}
 	// One driver per process: each fuzz worker is a process that runs
 	// this function up to f.Fuzz.
-	d := startDriver(f)
+	d := startDriver(f, buildDriver(f))
 	f.Fuzz(func(t *testing.T, msg []byte) {
 		if len(msg) > 1<<20 {
 			return

@@ -145,14 +145,26 @@ func (d decoder) blastbeatRoute(path string, m map[string]any, b *BlastBeatRoute
 	b.Vhost, _ = d.str(m, path, "vhost")
 }
 
-// IsBlastBeatINI reports whether data looks like a BlastBeat .ini file (a
-// [blastbeat] section), rather than nanogate's TOML.
+// IsBlastBeatINI reports whether data is a BlastBeat .ini file rather
+// than nanogate's TOML, whose [blastbeat] table looks alike: a
+// [blastbeat:HOST] section (not TOML), or a [blastbeat] section with
+// BlastBeat's bind or zmq key.
 func IsBlastBeatINI(data []byte) bool {
+	main := false
 	for _, line := range bytes.Split(data, []byte("\n")) {
 		line = bytes.TrimSpace(line)
-		if bytes.HasPrefix(line, []byte("[blastbeat")) && bytes.HasSuffix(line, []byte("]")) {
-			name := string(line[1 : len(line)-1])
-			return name == "blastbeat" || strings.HasPrefix(name, "blastbeat:")
+		if len(line) > 0 && line[0] == '[' {
+			name := string(bytes.TrimSpace(bytes.Trim(line, "[]")))
+			if strings.HasPrefix(name, "blastbeat:") {
+				return true
+			}
+			main = name == "blastbeat"
+			continue
+		}
+		if k, _, ok := bytes.Cut(line, []byte("=")); main && ok {
+			if k := string(bytes.TrimSpace(k)); k == "bind" || k == "zmq" {
+				return true
+			}
 		}
 	}
 	return false

@@ -19,6 +19,14 @@ func TestBlastBeatINI(t *testing.T) {
 	if !IsBlastBeatINI(data) {
 		t.Fatal("not recognised as a BlastBeat file")
 	}
+	for _, toml := range []string{"[blastbeat]\nping_freq = \"1s\"\n", "[[route]]\nendpoints = [\"ipc://a\"]\n", "bind = 1\n[blastbeat]\n"} {
+		if IsBlastBeatINI([]byte(toml)) {
+			t.Errorf("%q taken for a BlastBeat file", toml)
+		}
+	}
+	if !IsBlastBeatINI([]byte("[blastbeat]\nzmq = tcp://h:1\n")) {
+		t.Error("a [blastbeat] section with zmq not taken for a BlastBeat file")
+	}
 	c, warns, err := ParseBlastBeat("bb.ini", data)
 	if err != nil {
 		t.Fatal(err)

@@ -308,3 +308,30 @@ func TestRetry(t *testing.T) {
 		t.Fatalf("after max-hops: %v", err)
 	}
 }
+
+// A dealer that sends faster than its client reads gets its request cut
+// once the stream holds its bound, counted by the hub; the gateway holds
+// no more than that.
+func TestFlood(t *testing.T) {
+	r := newRouter(t, Config{})
+	v := r.Vhost("h", []string{"n1"}, Uwsgi)
+	d := newDealer(t, "n1", r.Endpoint())
+	waitUp(t, v, 1)
+	st := open(t, v, 5, 1)
+	defer st.Close(false)
+	sid := d.recv()[0]
+	piece := make([]byte, 64<<10)
+	for range 40 { // 2.5 MiB, nobody reading
+		d.send(sid, []byte("body"), piece)
+	}
+	deadline := time.Now().Add(5 * time.Second)
+	for r.hub.Drops()["overflow"] == 0 {
+		if time.Now().After(deadline) {
+			t.Fatalf("no overflow; drops %v", r.hub.Drops())
+		}
+		time.Sleep(5 * time.Millisecond)
+	}
+	if _, _, err := st.Next(time.Second); !errors.Is(err, hub.ErrOverflow) {
+		t.Fatalf("Next: %v, want the stream cut", err)
+	}
+}

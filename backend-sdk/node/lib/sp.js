@@ -12,6 +12,7 @@ const wire = require('./wire');
 const HANDSHAKE_TIMEOUT = 5000;
 const REDIAL_MIN = 50; // ms, as internal/sp
 const REDIAL_MAX = 1000;
+const BIG = 64 << 10; // messages from this size are written in parts
 
 // Conn is one handshaken SP connection. Events: 'ready' (handshake done),
 // 'message' (payload Buffer), 'close' (err or undefined). A message is
@@ -67,7 +68,14 @@ class Conn extends EventEmitter {
       this.socket.cork();
       process.nextTick(uncork, this);
     }
-    return this.socket.write(wire.frame(this.ipc, parts));
+    let size = 0;
+    for (const p of parts) size += p.length;
+    if (size < BIG) return this.socket.write(wire.frame(this.ipc, parts));
+    // A big message is not copied into one buffer: its parts leave
+    // together (the socket is corked) in one writev.
+    let ok = this.socket.write(wire.framePrefix(this.ipc, size));
+    for (const p of parts) ok = this.socket.write(p, 'latin1');
+    return ok;
   }
 
   // pause stops reading (and delivering what is buffered) until resume.

@@ -38,6 +38,12 @@ function app(req, res) {
   }
   if (req.url === '/throw') throw new Error('thrown on purpose');
   if (req.url === '/reject') return Promise.reject(new Error('rejected on purpose'));
+  if (req.url === '/echo') {
+    const chunks = [];
+    req.on('data', (c) => chunks.push(c));
+    req.on('end', () => res.end(Buffer.concat(chunks)));
+    return undefined;
+  }
   if (req.url === '/post') {
     const chunks = [];
     req.on('data', (c) => chunks.push(c));
@@ -146,6 +152,15 @@ test('a malformed request gets 400, a body is read whole', BOUND, async (t) => {
   const body = Buffer.alloc(3 << 20, 0);
   req.send(Buffer.concat([request(0x80000002, `POST /post HTTP/1.1\r\nContent-Length: ${body.length}\r\n\r\n`), body]));
   assert.match(split(await req.next()).text, new RegExp(`got ${body.length}$`));
+  // A reply past 64 KiB leaves in parts; small ones around it stay whole.
+  const big = Buffer.alloc(200000);
+  for (let i = 0; i < big.length; i++) big[i] = i % 251;
+  req.send(Buffer.concat([request(0x80000003, `POST /echo HTTP/1.1\r\nContent-Length: ${big.length}\r\n\r\n`), big]));
+  req.send(request(0x80000004, get('/after')));
+  const replies = [await req.next(), await req.next()];
+  const echo = replies.find((r) => r.readUInt32BE(0) === 0x80000003);
+  assert.deepStrictEqual(echo.subarray(echo.indexOf('\r\n\r\n') + 4), big);
+  assert.match(split(replies.find((r) => r.readUInt32BE(0) === 0x80000004)).text, /GET \/after/);
 });
 
 test('maxInFlight: past it, the connection is not read until replies free room', BOUND, async (t) => {

@@ -272,7 +272,7 @@ func (r *Router) retryLocked(b *binding) {
 	b.node.unpin(b)
 	next.pin(b)
 	if err := r.sock.SendNow(next.id, b.bbsid[:], b.msgType, b.packet); err != nil {
-		r.refused(r.sock, [][]byte{next.id, b.bbsid[:]}, err)
+		r.refusedLocked(next, b.bbsid[:], err)
 	}
 }
 
@@ -285,16 +285,19 @@ func (r *Router) refused(_ *zmq.Socket, parts [][]byte, err error) {
 	}
 	r.mu.Lock()
 	defer r.mu.Unlock()
-	n := r.nodes[string(parts[0])]
-	if n == nil {
-		return
+	if n := r.nodes[string(parts[0])]; n != nil {
+		r.refusedLocked(n, parts[1], err)
 	}
+}
+
+// refusedLocked is refused for node n and sid; r.mu is held.
+func (r *Router) refusedLocked(n *node, sid []byte, err error) {
 	if zmq.IsHostUnreachable(err) {
 		n.lose(r.log, "disconnected")
 		return
 	}
 	var key [16]byte
-	copy(key[:], parts[1])
+	copy(key[:], sid)
 	if b := r.sids[key]; b != nil && b.node == n {
 		b.failLocked()
 	}

@@ -335,3 +335,43 @@ func TestFlood(t *testing.T) {
 		t.Fatalf("Next: %v, want the stream cut", err)
 	}
 }
+
+// A retry toward a node whose dealer has gone, before any ping noticed,
+// ends the request (and the node is taken as lost) instead of hanging.
+func TestRetryToGoneNode(t *testing.T) {
+	r := newRouter(t, Config{PingEvery: time.Hour}) // one ping, at start
+	v := r.Vhost("h", []string{"n1", "n2"}, Uwsgi)
+	d1 := newDealer(t, "n1", r.Endpoint())
+	d2 := newDealer(t, "n2", r.Endpoint())
+	// Any message makes a node available, as in BlastBeat.
+	d1.send(nil, []byte("pong"), nil)
+	d2.send(nil, []byte("pong"), nil)
+	waitUp(t, v, 2)
+	st := open(t, v, 4, 1) // n1: first of two idle nodes
+	defer st.Close(false)
+	p := d1.recv()
+	d2.close()
+	// The ROUTER learns of the disconnection asynchronously: wait until a
+	// send to n2 is refused, without telling the router.
+	deadline := time.Now().Add(5 * time.Second)
+	for {
+		res := make(chan error, 1)
+		if err := r.loop.Do(func() { res <- r.sock.SendNow([]byte("n2"), nil, []byte("probe"), nil) }); err != nil {
+			t.Fatal(err)
+		}
+		if zmq.IsHostUnreachable(<-res) {
+			break
+		}
+		if time.Now().After(deadline) {
+			t.Fatal("the ROUTER still sends to n2")
+		}
+		time.Sleep(10 * time.Millisecond)
+	}
+	d1.send(p[0], []byte("retry"), nil)
+	if _, _, err := st.Next(5 * time.Second); !errors.Is(err, hub.ErrWorkerLost) {
+		t.Fatalf("Next: %v", err)
+	}
+	if s := r.Stats(); s.Nodes[1].Up {
+		t.Fatalf("n2 still up: %+v", s.Nodes)
+	}
+}

@@ -75,6 +75,8 @@ func (e *env) buildAll(need map[string]bool) {
 			}
 		} else if name == binCWorker {
 			err = e.buildCWorker(out)
+		} else if name == binCLib {
+			err = e.buildCLib(out) // clib.go
 		}
 		if err != nil {
 			e.buildErr[name] = fmt.Errorf("build %s: %w", name, err)

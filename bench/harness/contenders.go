@@ -37,6 +37,7 @@ var contenders = []contender{
 	{name: "nanogate-blastbeat-go", helloOnly: true, needs: []string{binGateway, binBBDealer}, start: startGatewayBlastBeat(false)},
 	{name: "nanogate-blastbeat-py", helloOnly: true, needs: []string{binGateway}, start: startGatewayBlastBeat(true)},
 	{name: "nanogate-c", helloOnly: true, needs: []string{binGateway, binCWorker}, start: startGatewayC},
+	{name: "nanogate-clib", helloOnly: true, needs: []string{binGateway, binCLib}, start: startGatewayCLib}, // clib.go
 	{name: "nginx", needs: []string{binFast}, start: startNginx},
 	{name: "apache-proxy", needs: []string{binFast}, start: startApacheProxy},
 	{name: "apache-modnano", helloOnly: true, needs: []string{binCWorker}, start: startApacheModNano},

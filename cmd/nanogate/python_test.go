@@ -224,16 +224,11 @@ func TestPythonDjango(t *testing.T) {
 	}
 }
 
-// TestPythonStarlette: an unchanged Starlette application under
-// nanogate-asgi on a route of format frames: a plain reply, a streamed
-// (chunked) response, a download larger than the stream window (credit),
-// a streamed 5 MiB upload, a WebSocket echo with text, binary and the
-// application's close code, then SIGTERM with a stream in flight.
-func TestPythonStarlette(t *testing.T) {
-	needPython(t, "starlette")
-	dir := shortDir(t)
-	ep, inbound := "ipc://"+filepath.Join(dir, "w.sock"), "ipc://"+filepath.Join(dir, "in.sock")
-	cfg := writeFile(t, "nanogate.toml", fmt.Sprintf(`
+// framesConfig writes a gateway configuration with one route of format
+// frames (WebSocket on) to endpoint ep, and returns its path.
+func framesConfig(t *testing.T, ep, inbound string) string {
+	t.Helper()
+	return writeFile(t, "nanogate.toml", fmt.Sprintf(`
 [sessions]
 inbound = %q
 [[route]]
@@ -243,6 +238,84 @@ websocket = true
 timeout = "5s"
 endpoints = [%q]
 `, inbound, ep))
+}
+
+// TestPythonFlaskStreaming: the same Flask app under nanogate-asgi --wsgi
+// on a frames route: a generator of server-sent events arrives piece by
+// piece, an upload is read as it comes, and an endless stream stops when
+// its client leaves (SIGTERM then finds nothing running).
+func TestPythonFlaskStreaming(t *testing.T) {
+	needPython(t, "flask")
+	dir := shortDir(t)
+	ep, inbound := "ipc://"+filepath.Join(dir, "w.sock"), "ipc://"+filepath.Join(dir, "in.sock")
+	w := startPython(t, "asgi", "flask_app:app", "--wsgi", "--threads", "4", "--bind", ep)
+	g := startGateway(t, "--config", framesConfig(t, ep, inbound))
+	g.waitConnected(t, 0, ep)
+	c := newClient(t)
+
+	resp, err := c.Get(g.url + "/events?n=4")
+	if err != nil {
+		t.Fatal(err)
+	}
+	first := make([]byte, len("data: 0\n\n"))
+	if _, err := io.ReadFull(resp.Body, first); err != nil || string(first) != "data: 0\n\n" {
+		t.Fatalf("first event %q, %v", first, err)
+	}
+	rest, err := io.ReadAll(resp.Body)
+	resp.Body.Close()
+	if err != nil || string(rest) != "data: 1\n\ndata: 2\n\ndata: 3\n\n" || len(resp.TransferEncoding) == 0 {
+		t.Errorf("events: %q %v, transfer encoding %v", rest, err, resp.TransferEncoding)
+	}
+
+	resp, body := get(t, c, g.url+"/text")
+	if resp.StatusCode != 200 || string(body) != "hello from flask\n" {
+		t.Errorf("/text: %d %q", resp.StatusCode, body)
+	}
+	resp, _ = get(t, c, g.url+"/cookies")
+	if got := resp.Header.Values("Set-Cookie"); len(got) != 2 {
+		t.Errorf("Set-Cookie = %q", got)
+	}
+
+	payload := binaryBody(3<<20, 9)
+	req := mustRequest(t, "PUT", g.url+"/count", payload)
+	req.ContentLength = -1
+	_, body = do(t, c, req)
+	if m := pyJSON(t, body); m["length"] != float64(len(payload)) || m["sha256"] != pySHA(payload) {
+		t.Errorf("/count: %v", m)
+	}
+
+	// An endless stream whose client leaves.
+	endless, err := c.Get(g.url + "/events?n=100000000")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := io.ReadFull(endless.Body, first); err != nil {
+		t.Fatal(err)
+	}
+	endless.Body.Close()
+	if err := w.cmd.Process.Signal(syscall.SIGTERM); err != nil {
+		t.Fatal(err)
+	}
+	select {
+	case <-w.done:
+		if w.err != nil {
+			t.Errorf("exited with %v after SIGTERM, want status 0", w.err)
+		}
+	case <-time.After(10 * time.Second):
+		t.Errorf("still running 10 s after SIGTERM: the endless generator was not stopped")
+	}
+}
+
+// TestPythonStarlette: an unchanged Starlette application under
+// nanogate-asgi on a route of format frames: a plain reply, a streamed
+// (chunked) response, a download larger than the stream window (credit),
+// a streamed 5 MiB upload, a WebSocket echo with text, binary and the
+// application's close code, then SIGTERM with a stream in flight.
+func TestPythonStarlette(t *testing.T) {
+	needPython(t, "starlette")
+	dir := shortDir(t)
+	ep, inbound := "ipc://"+filepath.Join(dir, "w.sock"), "ipc://"+filepath.Join(dir, "in.sock")
+	cfg := framesConfig(t, ep, inbound)
 	w := startPython(t, "asgi", "starlette_app:app", "--bind", ep)
 	g := startGateway(t, "--config", cfg)
 	g.waitConnected(t, 0, ep)

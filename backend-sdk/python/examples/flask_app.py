@@ -65,3 +65,32 @@ def binary():
 @app.get("/boom")
 def boom():
     raise RuntimeError("flask handler failed")
+
+
+@app.get("/events")
+def events():
+    """Server-sent events, streamed under nanogate-asgi --wsgi on a route of
+    format frames (nanogate-wsgi buffers the whole reply)."""
+    import time
+
+    n = int(request.args.get("n", "5"))
+
+    def gen():
+        for i in range(n):
+            yield "data: %d\n\n" % i
+            time.sleep(0.02)
+    return app.response_class(gen(), mimetype="text/event-stream")
+
+
+@app.route("/count", methods=["POST", "PUT"])
+def count():
+    """Reads the upload piece by piece (request.stream)."""
+    h = hashlib.sha256()
+    n = 0
+    while True:
+        chunk = request.stream.read(65536)
+        if not chunk:
+            break
+        h.update(chunk)
+        n += len(chunk)
+    return jsonify(length=n, sha256=h.hexdigest())

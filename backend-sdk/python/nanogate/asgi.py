@@ -477,7 +477,10 @@ class ASGIServer:
             "server": [server_name or "localhost", int(port) if port else (443 if secure else 80)],
             "state": dict(self.state),
             "extensions": {"nanogate": {"session_id": session_id or st.sid, "request_id": request_id,
-                                        "stream": st.num}},
+                                        "stream": st.num,
+                                        # True once the stream is over (client gone, cut, or done):
+                                        # for code that cannot await http.disconnect (threads).
+                                        "ended": lambda: st.ended}},
         }
         if ws:
             scope["subprotocols"] = subprotocols
@@ -623,6 +626,9 @@ def main(argv=None):
                           argv, threads=False)
     cli.setup_logging(args.log_level)
     app = cli.load_app(args.app)
+    if args.wsgi:
+        from .wsgi_asgi import WSGIToASGI
+        app = WSGIToASGI(app, threads=args.threads)
     return asyncio.run(serve(app, args))
 
 

@@ -29,6 +29,10 @@ def parse_args(prog, description, argv, threads):
     else:
         p.add_argument("--max-streams", type=int, default=1024,
                        help="streams run at once; past it the answer is 503 (default 1024)")
+        p.add_argument("--wsgi", action="store_true",
+                       help="the application is WSGI: run it on threads, its response iterable streamed")
+        p.add_argument("--threads", type=int, default=32,
+                       help="with --wsgi: threads running the application at once (default 32)")
     p.add_argument("--max-request-bytes", type=int, default=sp.DEFAULT_MAX_RECV,
                    help="largest message taken from the gateway; keep it above the gateway's "
                         "max_body_bytes plus headers (default 64 MiB)")
@@ -43,6 +47,8 @@ def parse_args(prog, description, argv, threads):
             p.error(str(e))
     if threads and (args.threads < 1 or args.backlog < 1):
         p.error("--threads and --backlog must be at least 1")
+    if not threads and args.threads < 1:
+        p.error("--threads must be at least 1")
     return args
 
 

@@ -404,7 +404,7 @@ static const char *reason_of(int code)
     case 503: return "Service Unavailable";
     case 504: return "Gateway Timeout";
     }
-    return "Status";
+    return ""; /* RFC 9112 allows an empty reason; the gateway sends the standard one */
 }
 
 /* finish writes the head; *body and *bodylen are what follows it. */

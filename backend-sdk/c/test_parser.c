@@ -249,6 +249,13 @@ static int injecting(ng_request *req, ng_response *w, void *ctx)
     return ng_write_str(w, "+more");
 }
 
+static int teapot(ng_request *req, ng_response *w, void *ctx)
+{
+    (void)req, (void)ctx;
+    ng_set_status(w, 418, NULL);
+    return 0;
+}
+
 static void test_writer(const char *dir)
 {
     const char *get = "GET /hello HTTP/1.1\r\nX-Request-Id: r-9\r\n\r\n";
@@ -267,6 +274,8 @@ static void test_writer(const char *dir)
           "HEAD reply: %s", got);
     got = reply(get, no_content, NULL);
     CHECK(strcmp(got, "HTTP/1.1 204 No Content\r\nX-Status: 204\r\n\r\n") == 0, "204 reply: %s", got);
+    got = reply(get, teapot, NULL);
+    CHECK(strcmp(got, "HTTP/1.1 418 \r\nContent-Length: 0\r\n\r\n") == 0, "418 reply: %s", got);
     got = reply(get, failing, NULL);
     CHECK(strcmp(got, "HTTP/1.1 500 Internal Server Error\r\nContent-Type: text/plain; charset=utf-8\r\n"
                       "Content-Length: 40\r\n\r\n500 Internal Server Error (request r-9)\n") == 0,

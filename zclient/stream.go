@@ -157,8 +157,11 @@ func NewStream(c StreamConfig) (*Stream, error) {
 		s.out, err = s.loop.Socket(zmq.Router, zmq.Options{RouterMandatory: true, SndHWM: 10000}, nil)
 	}
 	if err == nil {
+		// SUB: what libzmq may hold of handlers' packets is RcvHWM of
+		// them at maxPacket each; past it a PUB drops (a flood costs the
+		// flooder, not the gateway's memory).
 		s.in, err = s.loop.Socket(zmq.Sub, zmq.Options{Subscribe: [][]byte{append([]byte(c.InstanceID), ' ')},
-			RcvHWM: 1000, MaxMsgSize: maxPacket}, s.receive)
+			RcvHWM: 128, MaxMsgSize: maxPacket}, s.receive)
 	}
 	for _, b := range []struct {
 		sock *zmq.Socket

@@ -20,6 +20,7 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"strconv"
 	"strings"
 	"testing"
 	"time"
@@ -482,6 +483,57 @@ func TestZHTTPWebSocketEcho(t *testing.T) {
 		t.Fatalf("close: %v", err)
 	}
 	h.waitFrom(t, 0, "the close", 5*time.Second, func(l string) bool { return l == "close 4000" })
+}
+
+// Floods: a handler that ignores its credits and sends 64 MiB to a client
+// that reads nothing gets its stream cut and a cancel, and the gateway
+// holds about the window, not the flood; 100000 messages of garbage and
+// 20000 packets for an unknown id cost one log line and no memory.
+func TestZHTTPFloods(t *testing.T) {
+	dir, base := zhttpDir(t)
+	g := startGateway(t, "--config", zhttpConfig(t, base, "timeout = \"10s\"\n"))
+	h := startHandler(t, dir, "flood_handler.py", strconv.Itoa(64<<20))
+	h.waitFrom(t, 0, "ready", startTimeout, func(l string) bool { return l == "ready" })
+	conn, err := net.Dial("tcp", g.addr)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer conn.Close()
+	conn.(*net.TCPConn).SetReadBuffer(4096)
+	fmt.Fprintf(conn, "GET /flood HTTP/1.1\r\nHost: x\r\n\r\n") // and never read
+	h.waitFrom(t, 0, "cancel", 30*time.Second, func(l string) bool { return l == "cancelled" })
+	if rss := rssMiB(t, g.cmd.Process.Pid); rss > 150 {
+		t.Fatalf("gateway RSS %.0f MiB after a 64 MiB flood", rss)
+	} else {
+		t.Logf("gateway RSS %.0f MiB after a 64 MiB flood", rss)
+	}
+	g.waitFrom(t, 0, "the overflow", 5*time.Second, func(l string) bool {
+		return strings.Contains(l, "overflow=1") || strings.Contains(l, "client too slow") || strings.Contains(l, "stream cut")
+	})
+
+	mark := g.out.len()
+	bad := startHandler(t, dir, "bad_handler.py", "flood:100000:raw:nanogate garbage",
+		"flood:20000:"+string(zhttp.Append(nil, &zhttp.Packet{IDs: []zhttp.ID{{ID: []byte("0123456789abcdef0123456789abcdef-1"), Seq: 0}}, Code: 200, Body: bytes.Repeat([]byte("x"), 1000)})))
+	bad.waitFrom(t, 0, "sent", 60*time.Second, func(l string) bool { return l == "sent" })
+	startHandler(t, dir, "basichandler.py")
+	if _, body := getUntil(t, g.url+"/after"); string(body) != "hello world\n" {
+		t.Fatalf("after: %q", body)
+	}
+	if rss := rssMiB(t, g.cmd.Process.Pid); rss > 150 {
+		t.Fatalf("gateway RSS %.0f MiB after the garbage", rss)
+	} else {
+		t.Logf("gateway RSS %.0f MiB after the garbage", rss)
+	}
+	n := 0
+	for i := mark; ; i++ {
+		if i, _, _ = g.out.find(i, func(l string) bool { return strings.Contains(l, `msg="zhttp packets dropped"`) }); i < 0 {
+			break
+		}
+		n++
+	}
+	if n > 2 {
+		t.Fatalf("%d drop reports for one flood", n)
+	}
 }
 
 // REQ mode: Condure's reqhandler.py (a REP socket) behind

@@ -1,6 +1,7 @@
 # Publishes what a broken or hostile handler might to the gateway's SUB:
 # each argument is sent as one message, after "<instance id> " unless it
-# starts with "raw:". Used by the test of bad packets.
+# starts with "raw:"; "flood:N:" before it sends it N times. Used by the
+# tests of bad packets.
 import os
 import sys
 import zmq
@@ -11,11 +12,16 @@ out_sock = ctx.socket(zmq.XPUB)
 out_sock.connect('ipc://client-in')
 out_sock.recv()
 for arg in sys.argv[1:]:
-    data = os.fsencode(arg)
+    data, times = os.fsencode(arg), 1
+    if data.startswith(b'flood:'):  # flood:N:MESSAGE sends MESSAGE N times
+        _, n, data = data.split(b':', 2)
+        times = int(n)
     if data.startswith(b'raw:'):
-        out_sock.send(data[4:])
+        data = data[4:]
     else:
-        out_sock.send(b'nanogate ' + data)
+        data = b'nanogate ' + data
+    for _ in range(times):
+        out_sock.send(data)
 out_sock.close(linger=5000)  # sends what is queued first
 ctx.term()
 print('sent', flush=True)

@@ -136,8 +136,9 @@ func TestEncodeAllocs(t *testing.T) {
 	}
 }
 
-// BlastBeat's README decoder, uwsgi_to_dict, run by Python on our
-// encoding, reads back every variable.
+// A decoder that reads the size field as BlastBeat's README decoder,
+// uwsgi_to_dict, does (the end of the variables, counted from the first
+// byte), run by Python on our encoding, reads back every variable.
 func TestReadmeDecoder(t *testing.T) {
 	py := "/usr/bin/python3"
 	if _, err := os.Stat(py); err != nil {
@@ -150,19 +151,17 @@ func TestReadmeDecoder(t *testing.T) {
 	w.Header([]byte("X-Long"), bytes.Repeat([]byte("x"), 3000))
 	pkt, _ := w.Finish()
 	cmd := exec.Command(py, "-c", `
-import struct, sys
-def uwsgi_to_dict(msg):
-    (ulen, ) = struct.unpack('<H', msg[1:3])
-    pos = 4
-    env = {}
-    while pos < ulen:
-        (klen,) = struct.unpack('<H', msg[pos:pos+2])
-        k = msg[pos+2:pos+2+klen]
-        pos += 2+klen
-        (vlen,) = struct.unpack('<H', msg[pos:pos+2])
-        v = msg[pos+2:pos+2+vlen]
-        pos += 2+vlen
-        env[k] = v
+import sys
+def uwsgi_to_dict(pkt):
+    # BlastBeat's reading (its README): the u16 little-endian at bytes 1-2
+    # is the end of the variables, counted from the packet's first byte.
+    end = int.from_bytes(pkt[1:3], 'little')
+    env, pos = {}, 4
+    while pos < end:
+        n = int.from_bytes(pkt[pos:pos+2], 'little')
+        key, pos = pkt[pos+2:pos+2+n], pos+2+n
+        n = int.from_bytes(pkt[pos:pos+2], 'little')
+        env[key], pos = pkt[pos+2:pos+2+n], pos+2+n
     return env
 env = uwsgi_to_dict(sys.stdin.buffer.read())
 for k in sorted(env): print(k.decode(), len(env[k]), env[k][:4].decode())

@@ -17,15 +17,10 @@ while True:
     if msg_type == b'ping':
         socket.send_multipart([sid, b'pong', b''])
     elif msg_type == b'uwsgi':
-        headers = '\r\n'.join(['HTTP/1.1 200 OK', 'Content-Type: text/html', 'Transfer-Encoding: chunked']) + '\r\n\r\n'
-        socket.send(sid, zmq.SNDMORE)
-        socket.send(b'headers', zmq.SNDMORE)
-        socket.send(headers.encode())
-        for i in range(1, 100):
-            socket.send(sid, zmq.SNDMORE)
-            socket.send(b'chunk', zmq.SNDMORE)
-            socket.send(('i am the number %d<br/>' % i).encode())
-        # to end a chunked response just send an empty chunk
-        socket.send(sid, zmq.SNDMORE)
-        socket.send(b'chunk', zmq.SNDMORE)
-        socket.send(b'')
+        # the head announces chunked encoding; each chunk message is one
+        # chunk on the wire, and an empty one ends the response
+        head = b'HTTP/1.1 200 OK\r\nContent-Type: text/html\r\nTransfer-Encoding: chunked\r\n\r\n'
+        socket.send_multipart([sid, b'headers', head])
+        for n in range(1, 100):
+            socket.send_multipart([sid, b'chunk', b'i am the number %d<br/>' % n])
+        socket.send_multipart([sid, b'chunk', b''])

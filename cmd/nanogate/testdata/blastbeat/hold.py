@@ -7,24 +7,21 @@ gateway sees a client that left when it writes to it); anything else gets
 "NODE" as a whole response.
 Usage: /usr/bin/python3 hold.py NODE ROUTER_ADDRESS
 """
-import struct
 import sys
 
 import zmq
 
 
-def uwsgi_to_dict(msg):
-    (ulen, ) = struct.unpack('<H', msg[1:3])
-    pos = 4
-    env = {}
-    while pos < ulen:
-        (klen,) = struct.unpack('<H', msg[pos:pos+2])
-        k = msg[pos+2:pos+2+klen]
-        pos += 2+klen
-        (vlen,) = struct.unpack('<H', msg[pos:pos+2])
-        v = msg[pos+2:pos+2+vlen]
-        pos += 2+vlen
-        env[k] = v
+def uwsgi_to_dict(pkt):
+    # BlastBeat's reading (its README): the u16 little-endian at bytes 1-2
+    # is the end of the variables, counted from the packet's first byte.
+    end = int.from_bytes(pkt[1:3], 'little')
+    env, pos = {}, 4
+    while pos < end:
+        n = int.from_bytes(pkt[pos:pos+2], 'little')
+        key, pos = pkt[pos+2:pos+2+n], pos+2+n
+        n = int.from_bytes(pkt[pos:pos+2], 'little')
+        env[key], pos = pkt[pos+2:pos+2+n], pos+2+n
     return env
 
 

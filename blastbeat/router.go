@@ -53,7 +53,6 @@ type Router struct {
 
 	drops  [numDrops]atomic.Uint64
 	logged atomic.Int64 // UnixNano of the last drop report
-	runErr atomic.Value // error Run ended with, if any
 }
 
 // Why dealer messages are dropped, for Stats and the log.
@@ -116,7 +115,6 @@ func New(c Config) (*Router, error) {
 	go func() {
 		defer r.wg.Done()
 		if err := loop.Run(); err != nil {
-			r.runErr.Store(err)
 			r.log.Error("blastbeat router stopped", "err", err)
 			r.failAll()
 		}

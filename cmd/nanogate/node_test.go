@@ -199,6 +199,22 @@ func testExpress(t *testing.T, g *gateway, w *proc) {
 			}
 		}
 	})
+	t.Run("send-file", func(t *testing.T) {
+		want, err := os.ReadFile(filepath.Join(nodeSDK, "examples", "express-app.js"))
+		if err != nil {
+			t.Fatal(err)
+		}
+		resp, body := get(t, c, g.url+"/source")
+		if resp.StatusCode != 200 || !bytes.Equal(body, want) || resp.Header.Get("ETag") == "" {
+			t.Fatalf("%d, %d bytes of %d, %v", resp.StatusCode, len(body), len(want), resp.Header)
+		}
+		req := mustRequest(t, "GET", g.url+"/source", nil)
+		req.Header.Set("Range", "bytes=0-9")
+		resp, body = do(t, c, req)
+		if resp.StatusCode != 206 || !bytes.Equal(body, want[:10]) {
+			t.Errorf("range: %d %q", resp.StatusCode, body)
+		}
+	})
 	t.Run("binary-reply", func(t *testing.T) {
 		_, body := get(t, c, g.url+"/bytes")
 		if !bytes.Equal(body, []byte{0, 1, 2, 255, 0, 10, 13}) {

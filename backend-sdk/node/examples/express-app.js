@@ -50,6 +50,11 @@ app.post('/upload', express.raw({ type: () => true, limit: '16mb' }), (req, res)
   res.json({ length: body.length, sha256: crypto.createHash('sha256').update(body).digest('hex'), type: req.get('content-type') || '' });
 });
 
+// A file from disk (send streams it: pipe, back-pressure, ETag, ranges).
+app.get('/source', (req, res) => {
+  res.sendFile(__filename);
+});
+
 app.get('/bytes', (req, res) => {
   res.type('application/octet-stream').send(Buffer.from([0, 1, 2, 255, 0, 10, 13]));
 });

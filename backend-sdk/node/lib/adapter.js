@@ -20,9 +20,14 @@ const kNeedDrain = Object.getOwnPropertySymbols(new http.OutgoingMessage())
 // sink.write(chunk, cb) / sink.writev(chunks, cb); the sink may hold cb
 // back to push back on the writer (frames flow control), and then
 // res.write returns false and res emits 'drain' later, as on a real socket.
+//
+// A chunk reaches the sink as a latin1 string (Node's head, which the
+// message writer copies as it frames it) or as a Buffer of the sink's own:
+// a listener may reuse its buffer once the write's callback has run, and
+// the sink calls back before the reply has left.
 class FakeSocket extends Duplex {
   constructor(remoteAddress, sink) {
-    super({ allowHalfOpen: true });
+    super({ allowHalfOpen: true, decodeStrings: false });
     this.sink = sink;
     this.remoteAddress = remoteAddress;
     this.remotePort = 0;
@@ -34,12 +39,12 @@ class FakeSocket extends Duplex {
   _read() {}
 
   _write(chunk, encoding, cb) {
-    this.sink.write(chunk, cb);
+    this.sink.write(own(chunk, encoding), cb);
   }
 
   _writev(chunks, cb) {
     const list = new Array(chunks.length);
-    for (let i = 0; i < chunks.length; i++) list[i] = chunks[i].chunk;
+    for (let i = 0; i < chunks.length; i++) list[i] = own(chunks[i].chunk, chunks[i].encoding);
     this.sink.writev(list, cb);
   }
 
@@ -62,6 +67,13 @@ class FakeSocket extends Duplex {
   address() {
     return { address: '', family: this.remoteFamily, port: 0 };
   }
+}
+
+// own returns chunk as a latin1 string or a Buffer that nobody else holds.
+function own(chunk, encoding) {
+  if (typeof chunk !== 'string') return Buffer.from(chunk); // a copy
+  if (encoding === 'latin1' || encoding === 'binary' || encoding === 'ascii') return chunk;
+  return Buffer.from(chunk, encoding);
 }
 
 function onSocketDrain() {

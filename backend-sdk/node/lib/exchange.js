@@ -204,6 +204,7 @@ class Stream {
 
   take(chunk) {
     if (this.done || chunk.length === 0) return;
+    if (typeof chunk === 'string') chunk = Buffer.from(chunk, 'latin1');
     if (!this.headDone) {
       // The head is Node's, written whole before any body.
       this.headBuf = this.headBuf ? Buffer.concat([this.headBuf, chunk]) : chunk;

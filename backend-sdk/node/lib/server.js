@@ -196,10 +196,16 @@ function sleep(ms) {
   return new Promise((resolve) => setTimeout(resolve, ms));
 }
 
-// Collector gathers what a response writes, for one reply message.
+// Collector gathers what a response writes, for one reply message: latin1
+// strings and Buffers (adapter.FakeSocket), which wire.frame takes as they are.
 class Collector {
   constructor() {
     this.chunks = [];
+  }
+
+  // bytes returns what was written as one Buffer (for tests).
+  bytes() {
+    return Buffer.concat(this.chunks.map((c) => (typeof c === 'string' ? Buffer.from(c, 'latin1') : c)));
   }
 
   write(chunk, cb) {

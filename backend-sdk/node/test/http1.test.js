@@ -212,7 +212,7 @@ function respond(msg, listener) {
   return new Promise((resolve) => {
     res.on('finish', () => {
       adapter.releaseResponse(req, res, sock);
-      resolve(Buffer.concat(sink.chunks));
+      resolve(sink.bytes());
     });
     listener(req, res);
   });
@@ -266,6 +266,26 @@ test('interim replies (100 Continue, 103) are not written: the gateway takes the
   const r = parseReply(buf);
   assert.strictEqual(r.status, 200);
   assert.strictEqual(r.body.toString(), 'ok');
+});
+
+test('a buffer the listener reuses once its write has called back is sent as it was written', BOUND, async () => {
+  const r = parseReply(await respond(GET, (req, res) => {
+    const b = Buffer.from('aaaa');
+    res.write(b, () => {
+      b.fill(0x62);
+      res.end(b);
+    });
+  }));
+  assert.strictEqual(r.body.toString(), 'aaaabbbb');
+});
+
+test('body strings in any encoding', BOUND, async () => {
+  const r = parseReply(await respond(GET, (req, res) => {
+    res.write('héllo ', 'utf8');
+    res.write('68c3a9', 'hex');
+    res.end(Buffer.from('!'));
+  }));
+  assert.strictEqual(r.body.toString('utf8'), 'héllo hé!');
 });
 
 test('HEAD: the head of a GET, no body', BOUND, async () => {

@@ -344,3 +344,17 @@ test('a body that comes whole in the request frame', BOUND, async (t) => {
   const [h] = await gw.until('end');
   assert.match(h.body.toString(), /\r\n\r\ngot hello$/);
 });
+
+test('a buffer the listener reuses once its write has called back is sent as it was written', BOUND, async (t) => {
+  const gw = await gatewayOf(t, (req, res) => {
+    const b = Buffer.from('aaaa');
+    res.write(b, () => {
+      b.fill(0x62);
+      res.end(b);
+    });
+  });
+  gw.request(1, head('GET', '/reuse'));
+  const got = await gw.until('end');
+  const body = Buffer.concat(got.map((f) => (f.type === 'headers' ? f.body.subarray(f.body.indexOf('\r\n\r\n') + 4) : f.body)));
+  assert.strictEqual(body.toString(), 'aaaabbbb');
+});

@@ -188,7 +188,7 @@ func TestZHTTPCondureHello(t *testing.T) {
 // answers it by id.
 func TestZHTTPAnswerFromAnotherProcess(t *testing.T) {
 	dir, base := zhttpDir(t)
-	g := startGateway(t, "--zclient-stream", base, "--timeout", "3s")
+	g := startGateway(t, "--zclient-stream", base, "--timeout", "12s") // room for sendresp.py to try again
 	pr := startHandler(t, dir, "printreq.py")
 	line, done, body := handOver(t, newClient(t), g.url+"/x", pr, func(l string) bool { return strings.HasPrefix(l, "nanogate ") })
 	args := strings.Fields(line) // "nanogate <id>", as xargs -n 2 passes them

@@ -4,6 +4,7 @@
  *
  *   cc -O2 -pthread -o conformance_worker conformance_worker.c nanogate_worker.c -lnanomsg
  *   ./conformance_worker --bind ipc:///tmp/conf.sock     # or --dial URL
+ *   ./conformance_worker --bind URL --drain-ms 300       # SIGTERM waits 300 ms at most
  *
  * It prints "ready" on stdout once the socket is bound, and serves 256
  * requests at once (the suite sends 200 concurrent /sleep requests).
@@ -141,10 +142,11 @@ static void ready(void *ctx)
 
 int main(int argc, char **argv)
 {
-    if (argc != 3 || (strcmp(argv[1], "--bind") != 0 && strcmp(argv[1], "--dial") != 0)) {
-        fprintf(stderr, "usage: %s --bind URL | --dial URL\n", argv[0]);
+    ng_options opt = {.threads = 256, .on_ready = ready};
+    if ((argc != 3 && argc != 5) || (strcmp(argv[1], "--bind") != 0 && strcmp(argv[1], "--dial") != 0) ||
+        (argc == 5 && (strcmp(argv[3], "--drain-ms") != 0 || (opt.drain_ms = atoi(argv[4])) <= 0))) {
+        fprintf(stderr, "usage: %s --bind URL | --dial URL [--drain-ms N]\n", argv[0]);
         return 2;
     }
-    ng_options opt = {.threads = 256, .on_ready = ready};
     return ng_serve_opts(argv[2], strcmp(argv[1], "--bind") == 0, app, NULL, &opt) == 0 ? 0 : 1;
 }

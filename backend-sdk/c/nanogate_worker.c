@@ -541,6 +541,8 @@ struct server {
     void *ctx;
     pthread_t main;
     pthread_mutex_t recv_mu;  /* held by the one thread waiting in nn_recvmsg */
+    pthread_rwlock_t close_lk; /* read: a reply being sent; write: the socket closing */
+    int closed;               /* under close_lk: the socket is closed, drop replies */
     pthread_mutex_t mu;
     pthread_cond_t idle;      /* signalled when in_flight drops to 0 */
     int in_flight;
@@ -642,10 +644,15 @@ static void *serve_thread(void *arg)
             struct nn_iovec out[2] = {{(void *)head, headlen}, {(void *)body, bodylen}};
             struct nn_msghdr reply = {.msg_iov = out, .msg_iovlen = bodylen ? 2 : 1,
                                       .msg_control = &control, .msg_controllen = NN_MSG};
-            if (nn_sendmsg(s->sock, &reply, 0) < 0) {
+            /* A handler that outlived the drain finds the socket closed
+             * (its id may even be another socket's by then). */
+            pthread_rwlock_rdlock(&s->close_lk);
+            int sent = !s->closed && nn_sendmsg(s->sock, &reply, 0) >= 0;
+            if (!sent && !s->closed)
                 logf_("nanogate_worker: nn_sendmsg: %s", nn_strerror(nn_errno()));
+            pthread_rwlock_unlock(&s->close_lk);
+            if (!sent)
                 nn_freemsg(control); /* kept by libnanomsg only on success */
-            }
         } else {
             logf_("nanogate_worker: no reply: %s", ng_strerror(rc));
             nn_freemsg(control);
@@ -690,8 +697,8 @@ static void send_drain_notices(struct server *s)
 }
 
 /* drain waits until nothing is in flight and no request came for 100 ms,
- * or drain_ms pass. */
-static void drain(struct server *s, int drain_ms)
+ * or drain_ms pass; it returns the requests still in flight. */
+static int drain(struct server *s, int drain_ms)
 {
     long long deadline = now_ns() + (long long)drain_ms * 1000000LL;
     pthread_mutex_lock(&s->mu);
@@ -714,7 +721,9 @@ static void drain(struct server *s, int drain_ms)
         pthread_cond_timedwait(&s->idle, &s->mu, &ts);
     }
     s->stopping = 1;
+    int left = s->in_flight;
     pthread_mutex_unlock(&s->mu);
+    return left;
 }
 
 static int env_threads(void)
@@ -750,13 +759,22 @@ int ng_serve_opts(const char *url, int bind, ng_handler fn, void *ctx, const ng_
     if (o.drain_ms <= 0)
         o.drain_ms = 30000;
 
-    struct server s = {.fn = fn, .ctx = ctx, .main = pthread_self(), .last_recv = now_ns()};
-    pthread_mutex_init(&s.mu, NULL);
-    pthread_mutex_init(&s.recv_mu, NULL);
+    /* On the heap: after a drain timeout the threads of stuck handlers
+     * are left running, and it must outlive this call for them. */
+    struct server *s = calloc(1, sizeof *s);
+    if (s == NULL)
+        return NG_ENOMEM;
+    s->fn = fn;
+    s->ctx = ctx;
+    s->main = pthread_self();
+    s->last_recv = now_ns();
+    pthread_mutex_init(&s->mu, NULL);
+    pthread_mutex_init(&s->recv_mu, NULL);
+    pthread_rwlock_init(&s->close_lk, NULL);
     pthread_condattr_t ca;
     pthread_condattr_init(&ca);
     pthread_condattr_setclock(&ca, CLOCK_MONOTONIC);
-    pthread_cond_init(&s.idle, &ca);
+    pthread_cond_init(&s->idle, &ca);
     pthread_condattr_destroy(&ca);
 
     /* Blocked before the first socket, so that every thread started from
@@ -768,28 +786,28 @@ int ng_serve_opts(const char *url, int bind, ng_handler fn, void *ctx, const ng_
     sigaddset(&sigs, SIGINT);
     pthread_sigmask(SIG_BLOCK, &sigs, &old);
 
-    s.sock = nn_socket(AF_SP_RAW, NN_REP);
-    if (s.sock < 0) {
+    s->sock = nn_socket(AF_SP_RAW, NN_REP);
+    if (s->sock < 0) {
         logf_("nanogate_worker: nn_socket: %s", nn_strerror(nn_errno()));
         goto fail;
     }
     int maxrecv = (int)o.max_recv;
-    nn_setsockopt(s.sock, NN_SOL_SOCKET, NN_RCVMAXSIZE, &maxrecv, sizeof maxrecv);
-    if ((bind ? nn_bind(s.sock, url) : nn_connect(s.sock, url)) < 0) {
+    nn_setsockopt(s->sock, NN_SOL_SOCKET, NN_RCVMAXSIZE, &maxrecv, sizeof maxrecv);
+    if ((bind ? nn_bind(s->sock, url) : nn_connect(s->sock, url)) < 0) {
         logf_("nanogate_worker: %s %s: %s", bind ? "nn_bind" : "nn_connect", url,
               nn_strerror(nn_errno()));
-        nn_close(s.sock);
+        nn_close(s->sock);
         goto fail;
     }
 
     pthread_t *threads = calloc((size_t)o.threads, sizeof *threads);
-    int started = 0;
+    int started = 0, left = 0;
     for (; threads != NULL && started < o.threads; started++)
-        if (pthread_create(&threads[started], NULL, serve_thread, &s) != 0)
+        if (pthread_create(&threads[started], NULL, serve_thread, s) != 0)
             break;
     if (started == 0) {
         logf_("nanogate_worker: cannot start threads");
-        s.failed = 1;
+        s->failed = 1;
     } else {
         if (started < o.threads)
             logf_("nanogate_worker: started %d of %d threads", started, o.threads);
@@ -797,30 +815,48 @@ int ng_serve_opts(const char *url, int bind, ng_handler fn, void *ctx, const ng_
             o.on_ready(ctx);
         int sig;
         sigwait(&sigs, &sig);
-        pthread_mutex_lock(&s.mu);
-        int failed = s.failed;
-        pthread_mutex_unlock(&s.mu);
+        pthread_mutex_lock(&s->mu);
+        int failed = s->failed;
+        pthread_mutex_unlock(&s->mu);
         if (!failed) {
-            send_drain_notices(&s);
-            drain(&s, o.drain_ms);
+            send_drain_notices(s);
+            left = drain(s, o.drain_ms);
         }
     }
-    pthread_mutex_lock(&s.mu);
-    s.stopping = 1;
-    pthread_mutex_unlock(&s.mu);
-    nn_close(s.sock); /* wakes the threads blocked in nn_recvmsg */
+    pthread_mutex_lock(&s->mu);
+    s->stopping = 1;
+    int rc = s->failed ? NG_ESOCKET : NG_OK;
+    pthread_mutex_unlock(&s->mu);
+    pthread_rwlock_wrlock(&s->close_lk);
+    s->closed = 1;
+    nn_close(s->sock); /* wakes the threads blocked in nn_recvmsg */
+    pthread_rwlock_unlock(&s->close_lk);
+    pthread_sigmask(SIG_SETMASK, &old, NULL);
+    if (left > 0) {
+        /* Handlers stuck past drain_ms: their threads are left to finish
+         * (their replies are dropped) with s, which is not freed. */
+        for (int i = 0; i < started; i++)
+            if (pthread_tryjoin_np(threads[i], NULL) != 0)
+                pthread_detach(threads[i]);
+        logf_("nanogate_worker: stopped with %d handlers still running", left);
+        free(threads);
+        return rc;
+    }
     for (int i = 0; i < started; i++)
         pthread_join(threads[i], NULL);
     free(threads);
-    pthread_sigmask(SIG_SETMASK, &old, NULL);
-    pthread_cond_destroy(&s.idle);
-    pthread_mutex_destroy(&s.mu);
-    pthread_mutex_destroy(&s.recv_mu);
-    return s.failed ? NG_ESOCKET : NG_OK;
+    pthread_cond_destroy(&s->idle);
+    pthread_rwlock_destroy(&s->close_lk);
+    pthread_mutex_destroy(&s->mu);
+    pthread_mutex_destroy(&s->recv_mu);
+    free(s);
+    return rc;
 fail:
     pthread_sigmask(SIG_SETMASK, &old, NULL);
-    pthread_cond_destroy(&s.idle);
-    pthread_mutex_destroy(&s.mu);
-    pthread_mutex_destroy(&s.recv_mu);
+    pthread_cond_destroy(&s->idle);
+    pthread_rwlock_destroy(&s->close_lk);
+    pthread_mutex_destroy(&s->mu);
+    pthread_mutex_destroy(&s->recv_mu);
+    free(s);
     return NG_ESOCKET;
 }

@@ -122,7 +122,8 @@ typedef int (*ng_handler)(ng_request *req, ng_response *w, void *ctx);
 typedef struct {
     int threads;            /* requests served at once. Zero: $NANOGATE_THREADS, else 64 */
     size_t max_recv;        /* largest request accepted. Zero: 64 MiB (libnanomsg's 1 MiB drops more, silently) */
-    int drain_ms;           /* SIGTERM: how long requests in flight get. Zero: 30000 */
+    int drain_ms;           /* SIGTERM: how long requests in flight get; then ng_serve returns, and
+                               handlers still running finish unanswered. Zero: 30000 */
     void (*on_ready)(void *ctx); /* called once the socket is bound or connecting; may be NULL */
 } ng_options;
 

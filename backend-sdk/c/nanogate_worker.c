@@ -11,6 +11,7 @@
 #include <pthread.h>
 #include <signal.h>
 #include <stdarg.h>
+#include <stdatomic.h>
 #include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -543,6 +544,7 @@ struct server {
     pthread_mutex_t recv_mu;  /* held by the one thread waiting in nn_recvmsg */
     pthread_rwlock_t close_lk; /* read: a reply being sent; write: the socket closing */
     int closed;               /* under close_lk: the socket is closed, drop replies */
+    atomic_int closing;       /* set before the close: followers stop before nn_recvmsg */
     pthread_mutex_t mu;
     pthread_cond_t idle;      /* signalled when in_flight drops to 0 */
     int in_flight;
@@ -614,6 +616,10 @@ static void *serve_thread(void *arg)
          * request. A mutex wakes one follower when the leader has its
          * message. */
         pthread_mutex_lock(&s->recv_mu);
+        if (atomic_load(&s->closing)) { /* its id may be another socket's soon */
+            pthread_mutex_unlock(&s->recv_mu);
+            break;
+        }
         int n = nn_recvmsg(s->sock, &hdr, 0);
         pthread_mutex_unlock(&s->recv_mu);
         if (n < 0) {
@@ -827,6 +833,7 @@ int ng_serve_opts(const char *url, int bind, ng_handler fn, void *ctx, const ng_
     s->stopping = 1;
     int rc = s->failed ? NG_ESOCKET : NG_OK;
     pthread_mutex_unlock(&s->mu);
+    atomic_store(&s->closing, 1);
     pthread_rwlock_wrlock(&s->close_lk);
     s->closed = 1;
     nn_close(s->sock); /* wakes the threads blocked in nn_recvmsg */

@@ -109,9 +109,16 @@ function listen(url, proto, onPeer) {
   });
 }
 
-// tmpURL returns an ipc:// URL in a new temporary directory.
+// tmpURL returns an ipc:// URL in a new temporary directory, removed when
+// the test process exits.
+const tmpDirs = [];
+process.on('exit', () => {
+  for (const d of tmpDirs) fs.rmSync(d, { recursive: true, force: true });
+});
+
 function tmpURL(name) {
   const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'ngn'));
+  tmpDirs.push(dir);
   return `ipc://${path.join(dir, name)}.sock`;
 }
 

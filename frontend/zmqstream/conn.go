@@ -296,7 +296,7 @@ func (c *conn) flush() {
 			}
 			c.mu.Unlock()
 			if closing {
-				c.l.forget(c)
+				c.l.forget(c, true)
 				c.l.sock.SendNow(c.id, nil) // libzmq closes once it has written the rest
 			}
 			return
@@ -327,7 +327,7 @@ func (c *conn) sendFailed(err error) {
 		return
 	}
 	c.l.lost.Add(1)
-	c.l.forget(c)
+	c.l.forget(c, true)
 	c.mu.Lock()
 	c.dead, c.eof, c.scheduled, c.closeQueued = true, true, false, false
 	c.dropOut()

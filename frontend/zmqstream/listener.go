@@ -77,7 +77,8 @@ type Listener struct {
 	closeOnce sync.Once
 	stopOnce  sync.Once
 
-	conns map[string]*conn // by identity; the loop goroutine's only
+	conns  map[string]*conn // by identity; the loop goroutine's only
+	closed closedIDs        // identities closed here lately; the loop goroutine's
 
 	open, inTotal                                           atomic.Int64 // inTotal: bytes delivered, not yet read
 	accepted, refused, overflow, stray, again, lost, logged atomic.Uint64
@@ -110,7 +111,7 @@ func Listen(cfg Config) (*Listener, error) {
 		return nil, err
 	}
 	o := zmq.Options{SndHWM: cfg.SndHWM, Linger: int(cfg.Linger / time.Millisecond)}
-	if l.sock, err = l.loop.StreamSocket(o, l.receive); err == nil {
+	if l.sock, err = l.loop.StreamSocket(o, l.receive, l.known); err == nil {
 		err = l.sock.Bind("tcp://" + ap.String())
 	}
 	if err != nil {
@@ -225,8 +226,10 @@ func (l *Listener) receive(parts [][]byte) {
 	c := l.conns[string(id)]
 	switch {
 	case len(data) == 0 && c != nil: // the peer disconnected
-		l.forget(c)
+		l.forget(c, false)
 		c.peerGone()
+	case len(data) == 0 && l.closed.has(id):
+		l.stray.Add(1) // the late disconnect of a connection closed here
 	case len(data) == 0:
 		var peer []byte
 		if len(parts) > 2 {
@@ -239,10 +242,47 @@ func (l *Listener) receive(parts [][]byte) {
 		l.overflow.Add(1)
 		l.logf("connection cut: too many bytes received and not yet read", "client", c.remote.String(),
 			"max_inbound", l.cfg.MaxInbound, "max_inbound_total", l.cfg.MaxInboundTotal)
-		l.forget(c)
+		l.forget(c, true)
 		c.cut()
 		l.sock.SendNow(id, nil)
 	}
+}
+
+// closedIDs remembers the last closedMemory identities closed here. An
+// [id, ""] for one of them is not a connect: it is the disconnect libzmq
+// queued while the client was closing too, before it took our close.
+// Taken for a connect, it would make a connection that nobody serves, to
+// wait for its read timeout. (libzmq numbers its peers in order, but
+// delivers their notifications fair-queued, so order cannot tell.)
+type closedIDs struct {
+	set  map[string]struct{}
+	ring [closedMemory]string
+	next int
+}
+
+// closedMemory covers the time a late notification takes (it is queued
+// before our close is taken) at tens of thousands of closes a second.
+const closedMemory = 4096
+
+func (s *closedIDs) add(id []byte) {
+	if s.set == nil {
+		s.set = make(map[string]struct{}, closedMemory)
+	}
+	delete(s.set, s.ring[s.next])
+	k := string(id)
+	s.ring[s.next], s.set[k] = k, struct{}{}
+	s.next = (s.next + 1) % closedMemory
+}
+
+func (s *closedIDs) has(id []byte) bool {
+	_, ok := s.set[string(id)]
+	return ok
+}
+
+// known reports whether id is a connection of the map; the loop goroutine's.
+func (l *Listener) known(id []byte) bool {
+	_, ok := l.conns[string(id)]
+	return ok
 }
 
 // connected takes a new peer, or closes it when nobody will serve it.
@@ -263,15 +303,20 @@ func (l *Listener) connected(id, peer []byte) {
 	}
 	l.refused.Add(1)
 	l.open.Add(-1)
+	l.closed.add(id)
 	l.sock.SendNow(id, nil)
 }
 
 // forget drops c from the identity map: libzmq no longer holds its peer,
-// or will not once the close queued now is written.
-func (l *Listener) forget(c *conn) {
+// or will not once the close queued now is written (closedHere: a late
+// disconnect notification may follow).
+func (l *Listener) forget(c *conn, closedHere bool) {
 	if l.conns[string(c.id)] == c {
 		delete(l.conns, string(c.id))
 		l.open.Add(-1)
+		if closedHere {
+			l.closed.add(c.id)
+		}
 	}
 }
 

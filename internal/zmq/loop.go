@@ -59,7 +59,7 @@ type Socket struct {
 	kind    Kind
 	s       *zmq4.Socket
 	handler Handler
-	peer    bool // StreamSocket: notifications carry the Peer-Address (stream.go)
+	known   func(id []byte) bool // StreamSocket's (stream.go); nil for other sockets
 }
 
 var kinds = map[Kind]zmq4.Type{

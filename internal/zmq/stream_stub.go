@@ -2,4 +2,6 @@
 
 package zmq
 
-func (*Loop) StreamSocket(Options, Handler) (*Socket, error) { return nil, ErrUnavailable }
+func (*Loop) StreamSocket(Options, Handler, func([]byte) bool) (*Socket, error) {
+	return nil, ErrUnavailable
+}

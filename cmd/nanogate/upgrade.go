@@ -149,7 +149,7 @@ func (u *upgrader) handOff(c *net.UnixConn, tcp *net.TCPListener) error {
 		return err
 	}
 	defer f.Close()
-	if _, _, err := c.WriteMsgUnix([]byte("listener\n"), syscall.UnixRights(int(f.Fd())), nil); err != nil {
+	if err := sendFile(c, "listener\n", f); err != nil {
 		return err
 	}
 	if line, err := r.ReadString('\n'); err != nil || line != "ready\n" {
@@ -175,9 +175,31 @@ func passConns(uc *net.UnixConn) func(*os.File) error {
 		mu.Lock()
 		defer mu.Unlock()
 		uc.SetWriteDeadline(time.Now().Add(handoffTimeout))
-		_, _, err := uc.WriteMsgUnix([]byte("c"), syscall.UnixRights(int(f.Fd())), nil)
+		return sendFile(uc, "c", f)
+	}
+}
+
+// sendFile writes msg with f's descriptor as SCM_RIGHTS. It reaches the
+// descriptor through SyscallConn, never f.Fd(): for a File made by
+// net.Conn.File or net.TCPListener.File, Fd switches the socket to
+// blocking mode, and that flag belongs to the socket that this process
+// still uses (a dup shares it). A connection whose hand-off then failed
+// blocked a thread in read(2), deaf to its deadlines (a thread per idle
+// client, up to the runtime's 10000-thread limit); the listener stayed
+// blocking until the new process's FileListener set it back, and an
+// accept(2) in between held a thread, and ln.Close, until the next client.
+func sendFile(uc *net.UnixConn, msg string, f *os.File) error {
+	rc, err := f.SyscallConn()
+	if err != nil {
 		return err
 	}
+	var werr error
+	if err := rc.Control(func(fd uintptr) {
+		_, _, werr = uc.WriteMsgUnix([]byte(msg), syscall.UnixRights(int(fd)), nil)
+	}); err != nil {
+		return err
+	}
+	return werr
 }
 
 // adoptConns serves, on srv, the connections the old gateway passes over

@@ -205,6 +205,9 @@ func (l *Listener) Stop() error {
 		l.loop.Close()
 		err = <-l.run
 		l.run <- err
+		st := l.Stats()
+		l.log.Info("zmq front end stopped", "accepted", st.Accepted, "refused", st.Refused, "overflow", st.Overflow,
+			"stray", st.Stray, "again", st.Again, "lost", st.Lost)
 	})
 	return err
 }

@@ -77,7 +77,7 @@ func run(args []string, stdout, stderr io.Writer) int {
 	fs.Usage = func() { fmt.Fprint(stderr, usage); fs.PrintDefaults() }
 	var (
 		configPath = fs.String("config", "", "TOML config `file` (see config/example.toml)")
-		listen     = fs.String("listen", "", "listen `address`, host:port (overrides the config; zero: 127.0.0.1:8080)")
+		listen     = fs.String("listen", "", "listen `address`, host:port (overrides the config; zero: 127.0.0.1:8080); Condure's PORT[,req|,stream] too")
 		timeout    = fs.Duration("timeout", 0, "worker reply `deadline` for --route routes (zero: 30s)")
 		logLevel   = fs.String("log-level", "", "debug, info, warn or error (overrides the config)")
 		showVer    = fs.Bool("version", false, "print the version and exit")
@@ -103,7 +103,7 @@ func run(args []string, stdout, stderr io.Writer) int {
 		return exitConfig
 	}
 
-	cfg, err := buildConfig(*configPath, *listen, *frontendF, *adminAddr, *timeout, *logLevel, routes, zflags.routes()...)
+	cfg, err := buildConfig(*configPath, *listen, *frontendF, *adminAddr, *timeout, *logLevel, routes, zflags.routes(*listen)...)
 	if err != nil {
 		fmt.Fprintln(stderr, err)
 		return exitConfig
@@ -127,7 +127,7 @@ func run(args []string, stdout, stderr io.Writer) int {
 		if *configPath == "" {
 			return nil, errors.New("no --config file to read again")
 		}
-		return buildConfig(*configPath, *listen, *frontendF, *adminAddr, *timeout, *logLevel, routes, zflags.routes()...)
+		return buildConfig(*configPath, *listen, *frontendF, *adminAddr, *timeout, *logLevel, routes, zflags.routes(*listen)...)
 	}
 	if err := serve(cfg, log, reload, observers); err != nil {
 		log.Error("nanogate stopped", "err", err)
@@ -152,7 +152,7 @@ func buildConfig(path, listen, frontend, adminAddr string, timeout time.Duration
 		}
 	}
 	if listen != "" {
-		cfg.Listen = condureListen(listen)
+		cfg.Listen, _ = condureListen(listen)
 	}
 	if adminAddr != "" {
 		cfg.Admin.Listen = adminAddr

@@ -1,6 +1,7 @@
 package main
 
 import (
+	"cmp"
 	"errors"
 	"flag"
 	"strings"
@@ -28,27 +29,49 @@ func addZClientFlags(fs *flag.FlagSet) zclientFlags {
 	}
 }
 
-// routes is the route the flags make, if any. In stream mode it accepts
-// WebSocket upgrades from any origin, as Condure does (the handler
-// decides).
-func (z zclientFlags) routes() []config.Route {
-	if *z.stream == "" && *z.req == "" {
-		return nil
+// defaultZClient is Condure's default for --zclient-stream and
+// --zclient-req.
+const defaultZClient = "ipc://client"
+
+// routes is the route the flags make, if any: Condure's mode is the
+// --listen suffix (",req" or ",stream"), else stream when
+// --zclient-stream is given, else req when --zclient-req is; the mode's
+// address defaults to Condure's ipc://client. In stream mode the route
+// accepts WebSocket upgrades from any origin, as Condure leaves that to
+// the handler.
+func (z zclientFlags) routes(listen string) []config.Route {
+	_, mode := condureListen(listen)
+	if mode == "" && *z.stream != "" {
+		mode = "stream"
 	}
-	r := config.ZHTTPFlagRoute(*z.stream, *z.req, *z.connect, *z.id)
-	if *z.stream != "" {
+	if mode == "" && *z.req != "" {
+		mode = "req"
+	}
+	var r config.Route
+	switch mode {
+	case "stream":
+		r = config.ZHTTPFlagRoute(cmp.Or(*z.stream, defaultZClient), "", *z.connect, *z.id)
 		r.WebSocket, r.Origins = true, []string{"*"}
+	case "req":
+		r = config.ZHTTPFlagRoute("", cmp.Or(*z.req, defaultZClient), *z.connect, *z.id)
+	default:
+		return nil
 	}
 	return []config.Route{r}
 }
 
-// condureListen reads Condure's --listen PORT as every interface on that
-// port, as Condure does; anything else is nanogate's host:port.
-func condureListen(s string) string {
-	if s != "" && strings.Trim(s, "0123456789") == "" {
-		return ":" + s
+// condureListen reads Condure's --listen [ADDR:]PORT[,req|,stream]: a
+// bare port is every interface, as in Condure, and the suffix is the mode
+// (routes). Anything else is nanogate's host:port, passed on as it is.
+func condureListen(s string) (addr, mode string) {
+	addr = s
+	if a, m, ok := strings.Cut(s, ","); ok && (m == "req" || m == "stream") {
+		addr, mode = a, m
 	}
-	return s
+	if addr != "" && strings.Trim(addr, "0123456789") == "" {
+		addr = ":" + addr
+	}
+	return addr, mode
 }
 
 // zclients holds the ZHTTP sockets, one set per base address, for the life

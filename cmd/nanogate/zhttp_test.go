@@ -13,6 +13,7 @@ import (
 	"bytes"
 	"crypto/sha256"
 	"errors"
+	"flag"
 	"fmt"
 	"io"
 	"net"
@@ -540,7 +541,8 @@ func TestZHTTPFloods(t *testing.T) {
 // --zclient-req.
 func TestZHTTPReqMode(t *testing.T) {
 	dir, _ := zhttpDir(t)
-	g := startGateway(t, "--zclient-req", "ipc://"+filepath.Join(dir, "client"), "--timeout", "3s")
+	// Condure's REQ-mode command line: the mode is the --listen suffix.
+	g := startGateway(t, "--listen", "127.0.0.1:0,req", "--zclient-req", "ipc://"+filepath.Join(dir, "client"), "--timeout", "3s")
 	h := startHandler(t, dir, "reqhandler.py")
 	resp, body := getUntil(t, g.url+"/req")
 	if string(body) != "hello world\n" || resp.Header.Get("Content-Type") != "text/plain" {
@@ -554,4 +556,42 @@ func TestZHTTPReqMode(t *testing.T) {
 	h.waitFrom(t, 0, "the POST", 5*time.Second, func(l string) bool {
 		return strings.HasPrefix(l, "IN ") && strings.Contains(l, "b'body': b'payload'")
 	})
+}
+
+// Condure's flags become one route: the mode from the --listen suffix or
+// the socket flag given, the address defaulting to Condure's ipc://client.
+func TestZHTTPFlags(t *testing.T) {
+	for _, c := range []struct {
+		args        []string
+		addr        string
+		stream, req string
+		noRoute, ws bool
+	}{
+		{args: []string{"--listen", "8000", "--zclient-stream", "ipc://x"}, addr: ":8000", stream: "ipc://x", ws: true},
+		{args: []string{"--listen", "8000,req"}, addr: ":8000", req: "ipc://client"},
+		{args: []string{"--listen", "127.0.0.1:8000,stream"}, addr: "127.0.0.1:8000", stream: "ipc://client", ws: true},
+		{args: []string{"--listen", "8000,req", "--zclient-stream", "ipc://s", "--zclient-req", "tcp://127.0.0.1:5000"}, addr: ":8000", req: "tcp://127.0.0.1:5000"},
+		{args: []string{"--zclient-req", "ipc://r"}, req: "ipc://r"},
+		{args: []string{"--listen", "127.0.0.1:8080"}, addr: "127.0.0.1:8080", noRoute: true},
+	} {
+		fs := flag.NewFlagSet("t", flag.ContinueOnError)
+		listen := fs.String("listen", "", "")
+		z := addZClientFlags(fs)
+		if err := fs.Parse(c.args); err != nil {
+			t.Fatal(err)
+		}
+		addr, _ := condureListen(*listen)
+		routes := z.routes(*listen)
+		if addr != c.addr || c.noRoute != (len(routes) == 0) {
+			t.Errorf("%v: listen %q, %d routes", c.args, addr, len(routes))
+			continue
+		}
+		if c.noRoute {
+			continue
+		}
+		r := routes[0]
+		if r.ZHTTP.Stream != c.stream || r.ZHTTP.Req != c.req || r.WebSocket != c.ws || r.Path != "/" {
+			t.Errorf("%v: %+v", c.args, r)
+		}
+	}
 }

@@ -64,8 +64,9 @@ type clientConn struct {
 	closing  bool // closeAfterResponse was called
 	linger   bool // lingerOnClose was called
 
-	set  *connSet     // the server's open connections (handoff.go)
-	idle atomic.Int32 // stBusy, stWaiting, ... (handoff.go)
+	set    *connSet     // the server's open connections (handoff.go)
+	idle   atomic.Int32 // stBusy, stWaiting, ... (handoff.go)
+	onWait func()       // tests: called as Read starts waiting for a request
 }
 
 // lingerOnClose makes Close read and discard what the client still sends,
@@ -186,24 +187,29 @@ func (c *clientConn) Read(p []byte) (int, error) {
 	if err := c.armRead(); err != nil {
 		return 0, err
 	}
-	if len(p) != 1 {
+	if len(p) != 1 || c.handover {
+		// A hijacked connection (WebSocket) is never between requests.
 		return c.Conn.Read(p)
 	}
 	// fasthttp's wait for the next request on a keep-alive connection:
 	// nothing is buffered, so the connection may go to another process.
-	if c.handOff() {
-		return 0, io.EOF // fasthttp closes its descriptor; the other process has one
-	}
-	for {
+	for tried := false; ; {
 		c.fillN, c.fillErr = 0, nil
+		if c.onWait != nil {
+			c.onWait()
+		}
 		c.idle.Store(stWaiting)
-		err := c.raw.Read(c.readFD)
-		if c.endWait() && c.fillN == 0 && c.fillErr == nil {
-			// Woken by HandOff, with no request arrived.
+		if !tried && c.handingOff() { // after the Store (handoff.go)
+			tried = true
+			c.endWait()
 			if c.handOff() {
-				return 0, io.EOF
+				return 0, io.EOF // fasthttp closes its descriptor; the other process has one
 			}
 			continue // the hand-off failed: wait on, under our own deadline
+		}
+		err := c.raw.Read(c.readFD)
+		if c.endWait() && c.fillN == 0 && c.fillErr == nil {
+			continue // woken by HandOff, with no request arrived: hand off above
 		}
 		if err != nil {
 			return 0, c.opError(err) // a deadline, or the connection closed

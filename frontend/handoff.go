@@ -25,8 +25,15 @@ import (
 // request, never the reading of one: a request that arrives at that very
 // moment is served here, and the connection goes over after it.
 //
+// No connection is missed: HandOff stores send, then looks for waiting
+// connections; a connection stores stWaiting, then looks for send. With
+// sequentially consistent atomics one of the two sees the other. (The
+// connection looked for send before it stored stWaiting once: a HandOff
+// in between found it busy, and it then waited out its idle timeout.)
+//
 // TLS connections are not handed over (their session keys live in this
-// process); they finish with "Connection: close" as before.
+// process); they finish with "Connection: close" as before. Nor are
+// hijacked ones (WebSocket): they never wait for a request.
 
 // Connection states in clientConn.idle.
 const (
@@ -88,6 +95,11 @@ func (s *Server) wrap(c net.Conn) net.Conn {
 		s.conns.add(cc)
 	}
 	return cc
+}
+
+// handingOff reports whether the server is handing connections off.
+func (c *clientConn) handingOff() bool {
+	return c.set != nil && c.set.send.Load() != nil
 }
 
 // handOff passes c on if the server is handing connections off; it

@@ -86,15 +86,20 @@ func signal(ch chan struct{}) {
 // MaxInbound (the caller cuts the connection). Loop goroutine.
 func (c *conn) deliver(b []byte) bool {
 	c.mu.Lock()
-	defer c.mu.Unlock()
 	if c.closed { // nobody reads any more: dropped
+		flush := false
 		if c.lingering {
 			if c.discarded += len(b); c.discarded >= c.l.cfg.LingerCloseBytes {
-				go c.endLinger() // it takes c.mu
+				flush = c.queueClose()
 			}
+		}
+		c.mu.Unlock()
+		if flush {
+			c.flush() // this is the loop's goroutine
 		}
 		return true
 	}
+	defer c.mu.Unlock()
 	if c.inBytes+len(b) > c.l.cfg.MaxInbound || c.l.inTotal.Load()+int64(len(b)) > c.l.cfg.MaxInboundTotal {
 		return false
 	}
@@ -387,24 +392,31 @@ func (c *conn) LingerOnClose() {
 	c.mu.Unlock()
 }
 
-// endLinger queues the close of a lingering connection.
+// endLinger queues the close of a lingering connection at
+// LingerCloseTime.
 func (c *conn) endLinger() {
 	c.mu.Lock()
-	if !c.lingering {
-		c.mu.Unlock()
-		return
-	}
-	c.lingering = false
-	kick := false
-	if !c.dead {
-		c.closeQueued = true
-		kick = !c.scheduled
-		c.scheduled = true
-	}
+	kick := c.queueClose()
 	c.mu.Unlock()
 	if kick {
 		c.kick()
 	}
+}
+
+// queueClose ends a linger: the close is sent once the writes before it
+// are. It reports whether a flush must be started; c.mu held.
+func (c *conn) queueClose() bool {
+	if !c.lingering {
+		return false
+	}
+	c.lingering = false
+	if c.dead {
+		return false
+	}
+	c.closeQueued = true
+	start := !c.scheduled
+	c.scheduled = true
+	return start
 }
 
 func (c *conn) LocalAddr() net.Addr  { return c.l.addr }

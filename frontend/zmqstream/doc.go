@@ -67,7 +67,7 @@
 // goroutine of its worker pool, as the TCP front end does; an idle
 // keep-alive connection parks it in Read on a channel. That is not where
 // the memory goes: bench/harness --scenario idle, 10,000 idle connections,
-// 23.3 KiB each against the fasthttp front end's 6.7, the difference being
+// 23.4 KiB each against the fasthttp front end's 6.6, the difference being
 // libzmq's own per-connection state, mostly its 8 KiB decoder and 8 KiB
 // encoder batch buffers (ZMQ_IN_BATCH_SIZE and ZMQ_OUT_BATCH_SIZE are
 // draft options, absent from Debian's libzmq 4.3.4). See

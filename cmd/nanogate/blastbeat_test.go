@@ -250,6 +250,8 @@ func TestBlastBeatPingEjection(t *testing.T) {
 			t.Fatalf("%d %q", resp.StatusCode, body)
 		}
 	}
+	// The dealers' output lags the responses a little: wait for it.
+	waitCount(t, d2, "type uwsgi", before2+5)
 	if n := count(d2, "type uwsgi") - before2; n != 5 {
 		t.Fatalf("foobar2 served %d of 5", n)
 	}
@@ -275,6 +277,8 @@ func TestBlastBeatRetry(t *testing.T) {
 	if resp.StatusCode != 200 || string(body) != "Hello World" {
 		t.Fatalf("%d %q", resp.StatusCode, body)
 	}
+	waitCount(t, h, "foobar1 uwsgi", 1)
+	waitCount(t, hello, "type uwsgi", 1)
 	if count(h, "foobar1 uwsgi") != 1 || count(hello, "type uwsgi") != 1 {
 		t.Fatalf("foobar1 saw %d, foobar2 %d", count(h, "foobar1 uwsgi"), count(hello, "type uwsgi"))
 	}
@@ -316,6 +320,8 @@ func TestBlastBeatBalancing(t *testing.T) {
 		}
 		defer resp.Body.Close()
 	}
+	waitCount(t, h1, "/stream", 3)
+	waitCount(t, h2, "/stream", 3)
 	if n1, n2 := count(h1, "/stream"), count(h2, "/stream"); n1 != 3 || n2 != 3 {
 		t.Fatalf("6 sessions went %d to foobar1 and %d to foobar2", n1, n2)
 	}

@@ -95,27 +95,46 @@ func lineChan(p *proc, from int, match func(string) bool) <-chan string {
 	return ch
 }
 
+// answer is a response read on another goroutine (which must not call
+// t.Fatal): its status and body, or the error.
+type answer struct {
+	status int
+	body   []byte
+	err    error
+}
+
+// getAsync GETs url on its own goroutine.
+func getAsync(c *http.Client, url string) <-chan answer {
+	ch := make(chan answer, 1)
+	go func() {
+		resp, err := c.Get(url)
+		if err != nil {
+			ch <- answer{err: err}
+			return
+		}
+		b, err := io.ReadAll(resp.Body)
+		resp.Body.Close()
+		ch <- answer{resp.StatusCode, b, err}
+	}()
+	return ch
+}
+
 // handOver sends GET url until handler h takes it (prints a line that
 // match accepts, returned) and returns the pending answer. Until h's PULL
 // has connected, the gateway answers 502 at once (no handler).
-func handOver(t *testing.T, c *http.Client, url string, h *proc, match func(string) bool) (string, <-chan *http.Response, <-chan []byte) {
+func handOver(t *testing.T, c *http.Client, url string, h *proc, match func(string) bool) (string, <-chan answer) {
 	t.Helper()
 	for attempt := 0; ; attempt++ {
-		done, body := make(chan *http.Response, 1), make(chan []byte, 1)
 		took := lineChan(h, h.out.len(), match)
-		go func() {
-			r, b := get(t, c, url)
-			done <- r
-			body <- b
-		}()
+		done := getAsync(c, url)
 		select {
 		case r := <-done:
-			if r.StatusCode != http.StatusBadGateway || attempt > 500 {
-				t.Fatalf("before a handler: %d", r.StatusCode)
+			if r.err != nil || r.status != http.StatusBadGateway || attempt > 500 {
+				t.Fatalf("before a handler: %d %v", r.status, r.err)
 			}
 			time.Sleep(10 * time.Millisecond) // paces the retries: a PULL's connection is not observable
 		case line := <-took:
-			return line, done, body
+			return line, done
 		case <-time.After(10 * time.Second):
 			t.Fatalf("%s took no request", h.name)
 		}
@@ -191,7 +210,7 @@ func TestZHTTPAnswerFromAnotherProcess(t *testing.T) {
 	dir, base := zhttpDir(t)
 	g := startGateway(t, "--zclient-stream", base, "--timeout", "12s") // room for sendresp.py to try again
 	pr := startHandler(t, dir, "printreq.py")
-	line, done, body := handOver(t, newClient(t), g.url+"/x", pr, func(l string) bool { return strings.HasPrefix(l, "nanogate ") })
+	line, done := handOver(t, newClient(t), g.url+"/x", pr, func(l string) bool { return strings.HasPrefix(l, "nanogate ") })
 	args := strings.Fields(line) // "nanogate <id>", as xargs -n 2 passes them
 	// sendresp.py waits 10 ms for its subscription; on a busy machine that
 	// can be too short and its answer is dropped, so it runs again until
@@ -201,8 +220,8 @@ func TestZHTTPAnswerFromAnotherProcess(t *testing.T) {
 		<-sr.done
 		select {
 		case r := <-done:
-			if b := <-body; r.StatusCode != 200 || string(b) != "responding from another process\n" {
-				t.Fatalf("%d %q", r.StatusCode, b)
+			if r.err != nil || r.status != 200 || string(r.body) != "responding from another process\n" {
+				t.Fatalf("%d %q %v", r.status, r.body, r.err)
 			}
 			return
 		case <-time.After(time.Second):
@@ -304,13 +323,13 @@ func TestZHTTPHandlerKilledBeforeAnswer(t *testing.T) {
 	dir, base := zhttpDir(t)
 	g := startGateway(t, "--config", zhttpConfig(t, base, "timeout = \"30s\"\nzhttp_keep_alive = \"500ms\"\nzhttp_session_timeout = \"2s\"\n"))
 	h := startHandler(t, dir, "silent_handler.py")
-	_, done, _ := handOver(t, newClient(t), g.url+"/slow", h, func(l string) bool { return strings.HasPrefix(l, "took ") })
+	_, done := handOver(t, newClient(t), g.url+"/slow", h, func(l string) bool { return strings.HasPrefix(l, "took ") })
 	h.kill()
 	start := time.Now()
 	select {
 	case r := <-done:
-		if r.StatusCode != http.StatusBadGateway {
-			t.Fatalf("status %d", r.StatusCode)
+		if r.status != http.StatusBadGateway {
+			t.Fatalf("status %d %v", r.status, r.err)
 		}
 		if el := time.Since(start); el > 5*time.Second {
 			t.Fatalf("502 after %v", el)
@@ -372,17 +391,17 @@ func TestZHTTPBadPackets(t *testing.T) {
 	g := startGateway(t, "--config", zhttpConfig(t, base, "timeout = \"10s\"\n"))
 	h := startHandler(t, dir, "silent_handler.py")
 	c := newClient(t)
-	take := func(path string) (string, <-chan *http.Response, <-chan []byte) {
-		line, done, body := handOver(t, c, g.url+path, h, func(l string) bool { return strings.HasPrefix(l, "took ") })
-		return strings.TrimPrefix(line, "took "), done, body
+	take := func(path string) (string, <-chan answer) {
+		line, done := handOver(t, c, g.url+path, h, func(l string) bool { return strings.HasPrefix(l, "took ") })
+		return strings.TrimPrefix(line, "took "), done
 	}
 	pkt := func(id string, seq int64, code int, body string) string {
 		return string(zhttp.Append(nil, &zhttp.Packet{From: []byte("bad"), IDs: []zhttp.ID{{ID: []byte(id), Seq: seq}},
 			Code: code, Reason: []byte("OK"), Body: []byte(body)}))
 	}
-	idA, doneA, bodyA := take("/a")
+	idA, doneA := take("/a")
 	sid, _, _ := strings.Cut(idA, "-")
-	idB, doneB, _ := take("/b")
+	idB, doneB := take("/b")
 	bad := startHandler(t, dir, "bad_handler.py",
 		"raw:garbage", "raw:other-gateway T3:2:id,1:1,}", "not a packet", "T12:1:a,",
 		pkt(sid+"-99", 0, 200, "EVIL"), // an id that is not live: the session's request 99
@@ -391,14 +410,11 @@ func TestZHTTPBadPackets(t *testing.T) {
 		pkt(idA, 0, 200, "legit"),
 	)
 	bad.waitFrom(t, 0, "sent", 10*time.Second, func(l string) bool { return l == "sent" })
-	if r := <-doneA; r.StatusCode != 200 {
-		t.Fatalf("A: %d", r.StatusCode)
+	if r := <-doneA; r.status != 200 || string(r.body) != "legit" {
+		t.Fatalf("A: %d %q %v", r.status, r.body, r.err)
 	}
-	if b := <-bodyA; string(b) != "legit" {
-		t.Fatalf("A got %q", b)
-	}
-	if r := <-doneB; r.StatusCode != http.StatusBadGateway {
-		t.Fatalf("B after a packet out of sequence: %d", r.StatusCode)
+	if r := <-doneB; r.status != http.StatusBadGateway {
+		t.Fatalf("B after a packet out of sequence: %d %v", r.status, r.err)
 	}
 	g.waitFrom(t, 0, "the drop report", 5*time.Second, func(l string) bool {
 		return strings.Contains(l, `msg="zhttp packets dropped"`)
@@ -534,6 +550,30 @@ func TestZHTTPFloods(t *testing.T) {
 	}
 	if n > 2 {
 		t.Fatalf("%d drop reports for one flood", n)
+	}
+}
+
+// Condure's first use case: a request's ownership passes from the process
+// that took it to one that never saw it (handoff-start, handoff-proceed,
+// then the new process resumes from its own address), and the client gets
+// one whole response.
+func TestZHTTPHandoff(t *testing.T) {
+	dir, base := zhttpDir(t)
+	g := startGateway(t, "--config", zhttpConfig(t, base, "zhttp_keep_alive = \"500ms\"\n"))
+	a := startHandler(t, dir, "handoff_handler.py", "start")
+	a.waitFrom(t, 0, "ready", startTimeout, func(l string) bool { return l == "ready" })
+	got := getAsync(newClient(t), g.url+"/handoff")
+	line := a.waitFrom(t, 0, "the handoff", 10*time.Second, func(l string) bool { return strings.HasPrefix(l, "handoff ") })
+	<-a.done // the first owner has exited
+	b := startHandler(t, dir, "handoff_handler.py", append([]string{"resume"}, strings.Fields(line)[1:]...)...)
+	seqLine := b.waitFrom(t, 0, "the gateway's next packet", 10*time.Second, func(l string) bool { return strings.HasPrefix(l, "got ") })
+	if f := strings.Fields(seqLine); len(f) != 6 || f[1] != "keep-alive" || f[3] != f[5] {
+		t.Fatalf("the new owner got %q", seqLine)
+	}
+	r := <-got
+	want := "first part from the process that took the request\nsecond part from a process that never saw it\nend\n"
+	if r.status != 200 || string(r.body) != want {
+		t.Fatalf("%d %q %v", r.status, r.body, r.err)
 	}
 }
 

@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"net"
 	"os"
+	"slices"
 	"strconv"
 	"strings"
 	"time"
@@ -190,9 +191,9 @@ func LoadBlastBeat(path string) (*Config, []string, error) {
 func ParseBlastBeat(name string, data []byte) (*Config, []string, error) {
 	c := &Config{File: name, where: &index{lines: map[string]int{}, alias: map[string]string{}}}
 	p := &problems{file: name}
-	var warns []string
+	var warned []problem // sorted by line at the end, as errors are
 	warn := func(line int, key, format string, args ...any) {
-		warns = append(warns, fmt.Sprintf("%s:%d: %s: ignored: %s", name, line, key, fmt.Sprintf(format, args...)))
+		warned = append(warned, problem{line, fmt.Sprintf("%s:%d: %s: ignored: %s", name, line, key, fmt.Sprintf(format, args...))})
 	}
 	type vhost struct {
 		name, zmq     string
@@ -365,6 +366,11 @@ func ParseBlastBeat(name string, data []byte) (*Config, []string, error) {
 				BlastBeat:         BlastBeatRoute{Nodes: vh.nodes, Vhost: vh.name},
 			})
 		}
+	}
+	slices.SortStableFunc(warned, func(a, b problem) int { return a.line - b.line })
+	warns := make([]string, len(warned))
+	for i, w := range warned {
+		warns[i] = w.text
 	}
 	if err := p.err(); err != nil {
 		return nil, warns, err

@@ -3,6 +3,7 @@ package config
 import (
 	"fmt"
 	"os"
+	"regexp"
 	"strings"
 	"testing"
 	"time"
@@ -138,5 +139,32 @@ endpoints = ["tcp://127.0.0.1:15000", "zmq+tcp://h"]
 		if err == nil || !strings.Contains(err.Error(), want) {
 			t.Errorf("error %v\nwant %q", err, want)
 		}
+	}
+}
+
+// Load tells a BlastBeat file by its content, and `nanogate check` prints
+// its warnings and the nodes of each route.
+func TestBlastBeatLoadAndPrint(t *testing.T) {
+	c, err := Load("testdata/blastbeat.ini")
+	if err != nil {
+		t.Fatal(err)
+	}
+	var b strings.Builder
+	if err := c.WriteRoutes(&b); err != nil {
+		t.Fatal(err)
+	}
+	out := b.String()
+	for _, want := range []string{
+		"warning: testdata/blastbeat.ini:14: [blastbeat] stats-freq: ignored",
+	} {
+		if !strings.Contains(out, want) {
+			t.Errorf("no %q in\n%s", want, out)
+		}
+	}
+	if !regexp.MustCompile(`(?m)^www\.example:18080 +www\.example +/ +30s +64 +zmq\+tcp://127\.0\.0\.1:15000 +bind, nodes app1,app2 +0$`).MatchString(out) {
+		t.Errorf("no www.example route line in\n%s", out)
+	}
+	if len(c.Warnings) != 11 || !strings.Contains(c.Warnings[9], ":39:") || !strings.Contains(c.Warnings[10], ":41:") {
+		t.Errorf("%d warnings:\n%s", len(c.Warnings), strings.Join(c.Warnings, "\n"))
 	}
 }

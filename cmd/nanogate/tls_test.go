@@ -51,17 +51,22 @@ func writeCert(t *testing.T, dir string, serial int64) (certFile, keyFile string
 // worker, TLS 1.1 refused, and the certificate read again on SIGHUP.
 func TestTLS(t *testing.T) {
 	t.Parallel()
+	runTLS(t, "")
+}
+
+// runTLS is TestTLS with more [server] lines.
+func runTLS(t *testing.T, server string) {
 	dir := t.TempDir()
 	cert, key := writeCert(t, dir, 1)
 	ep := ipcURL(t, "tls")
 	cfg := writeFile(t, "nanogate.toml", fmt.Sprintf(`
 [server]
-tls_cert = %q
+%stls_cert = %q
 tls_key = %q
 [[route]]
 path = "/"
 endpoints = [%q]
-`, cert, key, ep))
+`, server, cert, key, ep))
 	g, _ := startStack(t, ep, nil, "--config", cfg)
 	url := "https://" + g.addr
 	out, err := exec.Command("curl", "-sS", "-i", "-k", "--max-time", "10", url+"/echo").CombinedOutput()

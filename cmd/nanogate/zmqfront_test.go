@@ -64,6 +64,7 @@ endpoints = [%q]
 	const frames = "\n[server]\nfrontend = \"zmq\"\n"
 	t.Run("frames-websocket", func(t *testing.T) { t.Parallel(); runFramesWebSocket(t, frames) })
 	t.Run("frames-stream", func(t *testing.T) { t.Parallel(); runFramesStream(t, frames) })
+	t.Run("tls", func(t *testing.T) { t.Parallel(); runTLS(t, "frontend = \"zmq\"\n") })
 }
 
 // TestFrontendsClientGone: clients that leave in the middle of their

@@ -168,3 +168,26 @@ func TestBlastBeatLoadAndPrint(t *testing.T) {
 		t.Errorf("%d warnings:\n%s", len(c.Warnings), strings.Join(c.Warnings, "\n"))
 	}
 }
+
+// FuzzParseBlastBeat: any file is loaded or refused with lines that name
+// it, never a panic; a loaded one validates again.
+func FuzzParseBlastBeat(f *testing.F) {
+	data, _ := os.ReadFile("testdata/blastbeat.ini")
+	f.Add(data)
+	f.Add([]byte("[blastbeat]\nbind = :1\nzmq = tcp://h:1\n[blastbeat:a:1]\nnode = n\nalias = b\n"))
+	f.Add([]byte("[blastbeat:]\n=\n[\n"))
+	f.Fuzz(func(t *testing.T, data []byte) {
+		c, _, err := ParseBlastBeat("f.ini", data)
+		if err != nil {
+			for _, line := range strings.Split(err.Error(), "\n") {
+				if !strings.HasPrefix(line, "f.ini:") {
+					t.Fatalf("error line %q does not name the file", line)
+				}
+			}
+			return
+		}
+		if err := c.Validate(); err != nil {
+			t.Fatalf("loaded, then: %v", err)
+		}
+	})
+}

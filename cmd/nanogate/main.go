@@ -78,7 +78,7 @@ func run(args []string, stdout, stderr io.Writer) int {
 	var (
 		configPath = fs.String("config", "", "TOML config `file` (see config/example.toml)")
 		listen     = fs.String("listen", "", "listen `address`, host:port (overrides the config; zero: 127.0.0.1:8080); Condure's PORT[,req|,stream] too")
-		timeout    = fs.Duration("timeout", 0, "worker reply `deadline` for --route routes (zero: 30s)")
+		timeout    = fs.Duration("timeout", 0, "worker reply `deadline` for the routes of --route and --zclient-* (zero: 30s)")
 		logLevel   = fs.String("log-level", "", "debug, info, warn or error (overrides the config)")
 		showVer    = fs.Bool("version", false, "print the version and exit")
 		pprofAddr  = fs.String("pprof", "", "serve net/http/pprof on this `address` (e.g. 127.0.0.1:6060); off when empty")

@@ -441,3 +441,35 @@ func grepLines(s, sub string) string {
 	}
 	return strings.Join(out, "\n")
 }
+
+// The same in nanogate's TOML, beside an ordinary route, on an ipc://
+// ROUTER.
+func TestBlastBeatTOML(t *testing.T) {
+	if _, err := os.Stat(python); err != nil {
+		t.Skip("no " + python)
+	}
+	router := ipcURL(t, "bb")
+	conf := writeFile(t, "bb.toml", fmt.Sprintf(`
+[blastbeat]
+ping_freq = "500ms"
+
+[[route]]
+path = "/bb/"
+format = "blastbeat"
+nodes = ["app1"]
+vhost = "example.test:8000"
+endpoints = ["zmq+%s"]
+
+[[route]]
+path = "/"
+endpoints = ["%s"]
+`, router, ipcURL(t, "none")))
+	g := startGateway(t, "--config", conf)
+	s := &bbStack{g: g, zmq: router}
+	s.dealer(t, "environ.py", "app1")
+	resp, body := get(t, newClient(t), g.url+"/bb/x")
+	if resp.StatusCode != 200 || !strings.Contains(string(body), "PATH_INFO=/bb/x\n") ||
+		!strings.Contains(string(body), "SERVER_NAME=example.test\nSERVER_PORT=8000\n") {
+		t.Fatalf("%d %q", resp.StatusCode, body)
+	}
+}

@@ -2,6 +2,7 @@ package main
 
 import (
 	"log/slog"
+	"math"
 	"runtime"
 	"runtime/debug"
 	"runtime/metrics"
@@ -21,11 +22,19 @@ import (
 // (the second empties what the first moved to sync.Pool's victim cache)
 // and releases the free pages at once (debug.FreeOSMemory). A heap that
 // stays large for good reasons costs one such return, not one per tick:
-// the baseline moves up to it. At rest the check is one runtime/metrics
-// read. 32 MiB: under that, returning is not worth two GCs.
+// when the heap is back within returnAbove of where the last return took
+// it from, within comeback of that return, the load needs it, and the
+// baseline moves up to it. (A return leaves the heap at its live bytes, and
+// a loaded gateway grows it back to its GC goal, twice that with GOGC=100:
+// with 32 MiB or more live, the baseline set after the return alone was
+// soon exceeded again, and the gateway returned, with two forced GCs and a
+// log line, every 10 to 20 s for as long as the load lasted.) At rest the
+// check is one runtime/metrics read. 32 MiB: under that, returning is not
+// worth two GCs.
 const (
 	returnEvery = 5 * time.Second
 	returnAbove = 32 << 20
+	comeback    = time.Minute
 )
 
 var heapMetrics = []string{
@@ -56,8 +65,7 @@ func returnMemory(stop <-chan struct{}, log *slog.Logger) <-chan struct{} {
 		for i, name := range heapMetrics {
 			s[i].Name = name
 		}
-		baseline := heapBytes(s)
-		last := baseline
+		w := newHeapWatch(heapBytes(s))
 		for {
 			select {
 			case <-stop:
@@ -65,18 +73,50 @@ func returnMemory(stop <-chan struct{}, log *slog.Logger) <-chan struct{} {
 			case <-tick.C:
 			}
 			heap := heapBytes(s)
-			growing := heap > last
-			last = heap
-			baseline = min(baseline, heap)
-			if growing || heap < baseline+returnAbove {
+			if !w.check(heap) {
 				continue
 			}
 			runtime.GC()
 			debug.FreeOSMemory()
-			baseline = heapBytes(s)
-			last = baseline
-			log.Info("returned free memory to the system", "heap_mib_before", heap>>20, "heap_mib_after", baseline>>20)
+			after := heapBytes(s)
+			w.returned(heap, after)
+			log.Info("returned free memory to the system", "heap_mib_before", heap>>20, "heap_mib_after", after>>20)
 		}
 	}()
 	return done
+}
+
+// heapWatch decides, from one look at the heap every returnEvery, when
+// to return memory.
+type heapWatch struct {
+	baseline, last uint64 // the lowest heap since the last return; the last look
+	from           uint64 // the heap the last return started from
+	since          int    // looks since the last return
+}
+
+func newHeapWatch(heap uint64) *heapWatch {
+	return &heapWatch{baseline: heap, last: heap, since: math.MaxInt}
+}
+
+// check is told the heap now and reports whether to return memory.
+func (w *heapWatch) check(heap uint64) bool {
+	growing := heap > w.last
+	w.last = heap
+	w.baseline = min(w.baseline, heap)
+	if w.since < math.MaxInt {
+		w.since++
+	}
+	if growing || heap < w.baseline+returnAbove {
+		return false
+	}
+	if w.since <= int(comeback/returnEvery) && heap+returnAbove > w.from {
+		w.baseline = heap // back where the last return found it: the load's own
+		return false
+	}
+	return true
+}
+
+// returned records a return that took the heap from before to after.
+func (w *heapWatch) returned(before, after uint64) {
+	w.baseline, w.last, w.from, w.since = after, after, before, 0
 }

@@ -37,17 +37,23 @@ func rssMiB(t *testing.T, pid int) float64 {
 // GB before the budget).
 func TestStalledUploads(t *testing.T) {
 	t.Parallel()
+	runStalledUploads(t, "", 100)
+}
+
+// runStalledUploads is TestStalledUploads with more [server] lines and
+// its RSS limit in MiB.
+func runStalledUploads(t *testing.T, server string, limit float64) {
 	ep := ipcURL(t, "hostile")
 	cfg := writeFile(t, "nanogate.toml", fmt.Sprintf(`
 [server]
-max_body_bytes = "16MiB"
+%smax_body_bytes = "16MiB"
 max_body_memory = "64MiB"
 [log]
 access = false
 [[route]]
 path = "/"
 endpoints = [%q]
-`, ep))
+`, server, ep))
 	g, _ := startStack(t, ep, nil, "--config", cfg)
 	before := rssMiB(t, g.cmd.Process.Pid)
 	head := "POST /echo HTTP/1.1\r\nHost: a\r\nContent-Length: 8388608\r\n\r\n" + strings.Repeat("x", 1024)
@@ -77,8 +83,8 @@ endpoints = [%q]
 	})
 	after := rssMiB(t, g.cmd.Process.Pid)
 	t.Logf("RSS %.1f MiB before, %.1f MiB with 500 stalled 8 MiB uploads; %d refused with 503", before, after, refused)
-	if refused < 490 || after > 100 {
-		t.Fatalf("%d of 500 refused, RSS %.1f MiB (want about 492 and under 100 MiB)", refused, after)
+	if refused < 490 || after > limit {
+		t.Fatalf("%d of 500 refused, RSS %.1f MiB (want about 492 and under %.0f MiB)", refused, after, limit)
 	}
 }
 
@@ -89,17 +95,22 @@ endpoints = [%q]
 // instead of staying with the process.
 func TestSlowReaders(t *testing.T) {
 	t.Parallel()
+	runSlowReaders(t, "")
+}
+
+// runSlowReaders is TestSlowReaders with more [server] lines.
+func runSlowReaders(t *testing.T, server string) {
 	ep := ipcURL(t, "slow")
 	cfg := writeFile(t, "nanogate.toml", fmt.Sprintf(`
 [server]
-write_timeout = "5s"
+%swrite_timeout = "5s"
 [log]
 access = false
 [[route]]
 path = "/"
 contexts = 512
 endpoints = [%q]
-`, ep))
+`, server, ep))
 	g, _ := startStack(t, ep, nil, "--config", cfg)
 	pid := g.cmd.Process.Pid
 	before := rssMiB(t, pid)

@@ -51,7 +51,7 @@ func TestScenarioContenders(t *testing.T) {
 	}{
 		{"hello", only, "fasthttp,nanogate-ipc-1w"},
 		{"ws", only, "fasthttp-ws,nginx-ws"},
-		{"stream", only, "net/http-stream,nanogate-stream"},
+		{"stream", only, "net/http-stream,nanogate-stream,nginx-stream"},
 		{"idle", only, "nanogate-ipc-1w"},
 		{"idle-ws", only, "nanogate-ws"},
 		{"big", nil, names(contenders)},

@@ -220,9 +220,11 @@ func (p *Pool) Stats() []EndpointStats {
 	return out
 }
 
-// Close closes every socket; requests in flight end with ErrClosed.
+// Close closes every socket; requests in flight end with ErrClosed. The
+// probes are waited for once the sockets are closed, which ends a probe
+// waiting on a silent worker instead of waiting out its timeout.
 func (p *Pool) Close() error {
-	p.stopProbes()
+	p.probes.signal()
 	var errs []error
 	for _, g := range p.groups {
 		for _, ep := range g {
@@ -231,5 +233,6 @@ func (p *Pool) Close() error {
 			}
 		}
 	}
+	p.probes.wait()
 	return errors.Join(errs...)
 }

@@ -72,6 +72,11 @@ func (p *Pool) probeLoop(ep *endpoint, c Probe) {
 		}
 		reply, err := ep.roundTrip(buf[:0], c.Msg)
 		buf = reply[:0]
+		select {
+		case <-p.probes.stop:
+			return // ended by Close: the answer says nothing of the worker
+		default:
+		}
 		ok := err == nil && (c.OK == nil || c.OK(reply))
 		switch {
 		case err == ErrNoWorker || err == ErrBusy || err == ErrClosed:
@@ -100,12 +105,18 @@ func (p *Pool) extendEjection(ep *endpoint) {
 	}
 }
 
-func (p *Pool) stopProbes() {
-	if p.probes == nil {
-		return
+// signal tells the probes to stop; wait waits until they have. Both do
+// nothing when the pool has no probes.
+func (pr *prober) signal() {
+	if pr != nil {
+		pr.once.Do(func() { close(pr.stop) })
 	}
-	p.probes.once.Do(func() { close(p.probes.stop) })
-	p.probes.wg.Wait()
+}
+
+func (pr *prober) wait() {
+	if pr != nil {
+		pr.wg.Wait()
+	}
 }
 
 func errText(err error) string {

@@ -92,3 +92,46 @@ func waitFor(t *testing.T, what string, cond func() bool) {
 		time.Sleep(5 * time.Millisecond)
 	}
 }
+
+// TestCloseEndsProbeInFlight: closing a pool whose probe waits on a silent
+// worker returns at once. Close waited for the probe, so for up to the
+// route's timeout (a shutdown or a reload held by the very worker the
+// probe exists to catch).
+func TestCloseEndsProbeInFlight(t *testing.T) {
+	quiet := slog.New(slog.DiscardHandler)
+	url := ipcURL(t, "silent")
+	probed := make(chan struct{}, 1)
+	release := make(chan struct{})
+	srv := sp.NewServer(sp.ServerConfig{Concurrency: 4, Logger: quiet, Handler: func(dst, req []byte) []byte {
+		select {
+		case probed <- struct{}{}:
+		default:
+		}
+		<-release // silent until the test ends
+		return append(dst, "HTTP/1.1 200 OK\r\n\r\n"...)
+	}})
+	if err := srv.Listen(url); err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(srv.Shutdown)
+	t.Cleanup(func() { close(release) }) // runs first
+	p, err := NewPool(Config{Name: "silent", Timeout: 20 * time.Second, Logger: quiet,
+		Probe:     Probe{Msg: []byte("GET /healthz HTTP/1.1\r\n\r\n"), Interval: 10 * time.Millisecond},
+		Endpoints: []Endpoint{{URL: url}}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	select {
+	case <-probed:
+	case <-time.After(10 * time.Second):
+		p.Close()
+		t.Fatal("no probe reached the worker")
+	}
+	closed := make(chan struct{})
+	go func() { p.Close(); close(closed) }()
+	select {
+	case <-closed:
+	case <-time.After(5 * time.Second):
+		t.Fatal("Close waited for the probe in flight")
+	}
+}

@@ -7,23 +7,32 @@ import (
 
 // Worker is what a stream is pinned to: one connection to one worker
 // process. A PUSH pipe to a worker (Pool, here) is one; a BlastBeat node on
-// a ZeroMQ ROUTER or a ZHTTP handler is another. The hub keeps the
-// registry and each stream's queue; a Worker only carries frames out.
+// a ZeroMQ ROUTER or a ZHTTP handler is another (there, one Worker per
+// request). The hub keeps the registry and each stream's queue; a Worker
+// only carries frames out.
 type Worker interface {
 	// Send sends one frame of stream num of session sid. It waits for the
-	// transport's back-pressure, and fails once the worker is gone.
+	// transport's back-pressure, and fails once the worker is gone. The
+	// stream's owner calls it, and Deliver does too, for the Pong that
+	// answers a Ping, on the goroutine that delivered the ping (the
+	// hub's inbound reader, or a transport's loop): a Worker whose Pong
+	// would wait on that goroutine must not send one (BlastBeat and ZHTTP
+	// have no pong message, and return nil).
 	Send(sid [16]byte, num uint32, t frames.Type, body []byte) error
 	// Done is closed when the worker is gone: its streams end with
 	// ErrWorkerLost once their queued frames are read.
 	Done() <-chan struct{}
-	// Pin adds delta to the streams pinned to the worker; Load reads it,
-	// for picking the least loaded.
+	// Pin(1) is a stream taking the worker (Open, or Retry for the new
+	// one); Pin(-1) is that stream letting it go (Close, or Retry for the
+	// old one), once per Pin(1), after which the hub sends it nothing
+	// more for that stream. A Worker made for one request may end that
+	// request there; a Picker that counts load when it picks may ignore
+	// Pin(1).
 	Pin(delta int)
-	Load() int
 }
 
-// Picker chooses the worker of a new stream: never skip (the one a retry
-// leaves), nil when no worker is connected.
+// Picker chooses the worker of a new stream, by whatever load it keeps:
+// never skip (the one a retry leaves), nil when no worker is connected.
 type Picker interface {
 	Pick(skip Worker) Worker
 }
@@ -52,4 +61,3 @@ func (w pushWorker) Send(sid [16]byte, num uint32, t frames.Type, body []byte) e
 }
 
 func (w pushWorker) Pin(delta int) { w.Peer.Pin(int32(delta)) }
-func (w pushWorker) Load() int     { return int(w.Peer.Load()) }

@@ -160,7 +160,7 @@ func (h *Hub) Deliver(f frames.Frame) {
 	case f.Stream != 0 && f.Stream != st.Num:
 		h.drop(dropEnded, f.Type.String())
 	case f.Type == frames.Ping:
-		st.Send(frames.Pong, nil)
+		st.pong()
 	default:
 		st.put(f)
 	}

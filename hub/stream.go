@@ -24,7 +24,7 @@ type Stream struct {
 
 	hub    *Hub
 	picker Picker // for Retry
-	worker Worker
+	worker Worker // written by Retry under mu; read without it by the owner only
 
 	mu     sync.Mutex
 	q      []item // frames from the worker; q[head:] not yet taken
@@ -204,7 +204,19 @@ func (s *Stream) Retry() error {
 		return ErrNoWorker
 	}
 	w.Pin(1)
-	s.worker.Pin(-1)
+	s.mu.Lock()
+	old := s.worker
 	s.worker = w
+	s.mu.Unlock()
+	old.Pin(-1)
 	return nil
+}
+
+// pong answers a ping, from the goroutine that delivered it: the owner
+// may be moving the stream to another worker meanwhile (Retry).
+func (s *Stream) pong() {
+	s.mu.Lock()
+	w := s.worker
+	s.mu.Unlock()
+	w.Send(s.SID, s.Num, frames.Pong, nil)
 }

@@ -20,6 +20,10 @@ package main
 //	GET  /raise          the handler fails; 500, and the worker logs the request id
 //	GET  /env?x=1        JSON: method, path, query, remote_addr, session_id, request_id
 //	GET  /sleep?ms=N     "slept\n" after N ms, without holding up other requests
+//
+// The cases run over ipc://; then SIGTERM with requests in flight, which
+// must all finish; then a second worker, bound to tcp://, answers a GET
+// and an echo.
 
 import (
 	"bufio"
@@ -86,6 +90,7 @@ func TestConformance(t *testing.T) {
 			t.Run("env", s.env)
 			t.Run("concurrent", s.concurrent)
 			t.Run("sigterm", s.sigterm) // last: the worker exits
+			t.Run("tcp", func(t *testing.T) { conformanceTCP(t, lang) })
 		})
 	}
 }
@@ -425,5 +430,22 @@ func (s *conformanceStack) sigterm(t *testing.T) {
 		}
 	case <-time.After(10 * time.Second):
 		t.Errorf("worker still running 10 s after SIGTERM with nothing in flight")
+	}
+}
+
+// conformanceTCP: the worker binds a tcp:// endpoint as well as ipc://;
+// a second worker and gateway answer GET and a binary echo over it.
+func conformanceTCP(t *testing.T, lang string) {
+	endpoint := tcpURL(t)
+	conformanceWorkers[lang](t, endpoint)
+	g := startGateway(t, "--route", "/="+endpoint)
+	g.waitConnected(t, 0, endpoint)
+	c := newClient(t)
+	resp, body := get(t, c, g.url+"/hello")
+	expect(t, "GET /hello over tcp", resp, body, 200, map[string]string{"Content-Type": textPlain}, "hello\n")
+	in := binaryBody(256<<10, 12)
+	resp, body = do(t, c, mustRequest(t, http.MethodPost, g.url+"/echo", in))
+	if resp.StatusCode != 200 || !bytes.Equal(body, in) {
+		t.Errorf("POST /echo over tcp: status %d, %d bytes back of %d (first difference at %d)", resp.StatusCode, len(body), len(in), firstDiff(body, in))
 	}
 }

@@ -311,32 +311,18 @@ func appendID(dst []byte, sid [16]byte, num uint32) []byte {
 
 func parseID(id []byte) (sid [16]byte, num uint32, ok bool) {
 	h, n, found := bytes.Cut(id, []byte("-"))
-	if !found || len(h) != 32 || len(n) == 0 || len(n) > 10 {
+	if !found || len(n) == 0 || len(n) > 10 {
 		return sid, 0, false
 	}
-	for i := range sid {
-		hi, ok1 := unhex(h[2*i])
-		lo, ok2 := unhex(h[2*i+1])
-		if !ok1 || !ok2 {
-			return sid, 0, false
-		}
-		sid[i] = hi<<4 | lo
+	sid, err := frames.ParseSID(h)
+	if err != nil {
+		return sid, 0, false
 	}
 	v, err := strconv.ParseUint(string(n), 10, 32)
 	if err != nil {
 		return sid, 0, false
 	}
 	return sid, uint32(v), true
-}
-
-func unhex(c byte) (byte, bool) {
-	switch {
-	case c >= '0' && c <= '9':
-		return c - '0', true
-	case c >= 'a' && c <= 'f':
-		return c - 'a' + 10, true
-	}
-	return 0, false
 }
 
 // packet encodes p for the wire.

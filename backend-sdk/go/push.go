@@ -151,26 +151,8 @@ func (p *Pusher) Close() error {
 // parseSessionID reads a session id as frames carry it: 32 lower-case hex
 // digits.
 func parseSessionID(s string) (sid [16]byte, err error) {
-	if len(s) != frames.SIDLen {
-		return sid, fmt.Errorf("worker: session id %q is not 32 hex digits", s)
-	}
-	for i := 0; i < len(s); i += 2 {
-		hi, ok1 := hexDigit(s[i])
-		lo, ok2 := hexDigit(s[i+1])
-		if !ok1 || !ok2 {
-			return sid, fmt.Errorf("worker: session id %q is not 32 lower-case hex digits", s)
-		}
-		sid[i/2] = hi<<4 | lo
+	if sid, err = frames.ParseSID([]byte(s)); err != nil {
+		return sid, fmt.Errorf("worker: session id %q is not 32 lower-case hex digits", s)
 	}
 	return sid, nil
-}
-
-func hexDigit(c byte) (byte, bool) {
-	switch {
-	case c >= '0' && c <= '9':
-		return c - '0', true
-	case c >= 'a' && c <= 'f':
-		return c - 'a' + 10, true
-	}
-	return 0, false
 }

@@ -129,6 +129,21 @@ func AppendHeader(dst []byte, sid [16]byte, t Type, stream uint32) []byte {
 	return append(dst, '\n')
 }
 
+// ParseSID reads a session id as frames carry it (and X-Nanogate-Session
+// shows it): SIDLen lower-case hex digits, nothing else.
+func ParseSID(b []byte) (sid [16]byte, err error) {
+	if len(b) != SIDLen {
+		return sid, ErrSID
+	}
+	for _, c := range b {
+		if !(c >= '0' && c <= '9' || c >= 'a' && c <= 'f') {
+			return sid, ErrSID
+		}
+	}
+	hex.Decode(sid[:], b)
+	return sid, nil
+}
+
 // Parse reads one frame. f.Body aliases msg.
 func Parse(msg []byte) (f Frame, err error) {
 	if len(msg) < SIDLen+5 {
@@ -137,12 +152,9 @@ func Parse(msg []byte) (f Frame, err error) {
 	if msg[SIDLen] != ' ' {
 		return f, ErrSeparator
 	}
-	for _, c := range msg[:SIDLen] {
-		if !(c >= '0' && c <= '9' || c >= 'a' && c <= 'f') {
-			return f, ErrSID
-		}
+	if f.SID, err = ParseSID(msg[:SIDLen]); err != nil {
+		return f, err
 	}
-	hex.Decode(f.SID[:], msg[:SIDLen])
 	rest := msg[SIDLen+1:]
 	sp := bytes.IndexByte(rest, ' ')
 	if sp < 0 || sp > 16 {

@@ -368,9 +368,11 @@ func (s *conformanceStack) concurrent(t *testing.T) {
 	t.Logf("%d concurrent /sleep?ms=%d in %v", n, ms, elapsed.Round(time.Millisecond))
 }
 
-// inFlight reads the gateway's nanogate_in_flight for the route's endpoint.
+// inFlightMetric matches the gateway's in-flight gauge of an endpoint.
 var inFlightMetric = regexp.MustCompile(`(?m)^nanogate_in_flight\{[^}]*\} (\d+)$`)
 
+// inFlight returns the requests the gateway has sent to the worker and
+// not had answered (the sum over the route's endpoints).
 func (s *conformanceStack) inFlight(t *testing.T) int {
 	t.Helper()
 	resp, err := http.Get(s.admin + "/metrics")

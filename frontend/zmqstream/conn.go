@@ -294,16 +294,24 @@ func (c *conn) flush() {
 		}
 		if c.outHead == len(c.out) {
 			c.out, c.outHead = c.out[:0], 0
-			closing := c.closeQueued
-			c.scheduled, c.closeQueued = false, false
-			if closing {
-				c.dead = true
+			if !c.closeQueued {
+				c.scheduled = false
+				c.mu.Unlock()
+				return
 			}
 			c.mu.Unlock()
-			if closing {
-				c.l.forget(c, true)
-				c.l.sock.SendNow(c.id, nil) // libzmq closes once it has written the rest
+			// libzmq closes once it has written the rest. The close is a
+			// message like the others: at SndHWM it is refused too, and
+			// tried again.
+			err := c.l.sock.SendNow(c.id, nil)
+			if zmq.IsAgain(err) {
+				c.sendFailed(err)
+				return
 			}
+			c.mu.Lock()
+			c.dead, c.scheduled, c.closeQueued = true, false, false
+			c.mu.Unlock()
+			c.l.forget(c, true)
 			return
 		}
 		b := c.out[c.outHead]

@@ -59,6 +59,7 @@ type Stats struct {
 	Again    uint64 // sends libzmq refused at SndHWM, retried later
 	Lost     uint64 // connections whose send failed otherwise (the peer was gone)
 	Open     int    // connections libzmq holds now
+	Inbound  int64  // bytes received and not yet read, over all connections
 }
 
 // Listener is a net.Listener over a ZMQ_STREAM socket: one goroutine (its
@@ -215,7 +216,8 @@ func (l *Listener) Stop() error {
 // Stats returns the listener's counters.
 func (l *Listener) Stats() Stats {
 	return Stats{Accepted: l.accepted.Load(), Refused: l.refused.Load(), Overflow: l.overflow.Load(),
-		Stray: l.stray.Load(), Again: l.again.Load(), Lost: l.lost.Load(), Open: int(l.open.Load())}
+		Stray: l.stray.Load(), Again: l.again.Load(), Lost: l.lost.Load(), Open: int(l.open.Load()),
+		Inbound: l.inTotal.Load()}
 }
 
 // receive handles one message of the socket, on the loop's goroutine:

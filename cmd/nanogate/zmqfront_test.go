@@ -68,7 +68,9 @@ endpoints = [%q]
 	// libzmq's own state costs about 17 KiB more per connection than the
 	// fasthttp front end's (docs/zmq-frontend.md): 500 connections, 8 MiB.
 	t.Run("stalled-uploads", func(t *testing.T) { t.Parallel(); runStalledUploads(t, "frontend = \"zmq\"\n", 108) })
-	t.Run("slow-readers", func(t *testing.T) { t.Parallel(); runSlowReaders(t, "frontend = \"zmq\"\n") })
+	// libzmq's per-peer buffers are C memory, returned to the system as
+	// glibc's malloc sees fit, not by the gateway: more may stay.
+	t.Run("slow-readers", func(t *testing.T) { t.Parallel(); runSlowReaders(t, "frontend = \"zmq\"\n", 64) })
 }
 
 // TestFrontendsClientGone: clients that leave in the middle of their

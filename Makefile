@@ -83,7 +83,7 @@ test-short: vet
 fuzz:
 	$(GO) test ./session -run '^$$' -fuzz FuzzParseResponse -fuzztime $(FUZZTIME)
 	$(GO) test ./session -run '^$$' -fuzz FuzzAppendRequest -fuzztime $(FUZZTIME)
-	$(GO) test ./config -run '^$$' -fuzz FuzzParse -fuzztime $(FUZZTIME)
+	$(GO) test ./config -run '^$$' -fuzz '^FuzzParse$$' -fuzztime $(FUZZTIME)
 	$(GO) test ./internal/sp -run '^$$' -fuzz FuzzFrames -fuzztime $(FUZZTIME)
 	$(GO) test ./session -run '^$$' -fuzz FuzzFieldOf -fuzztime $(FUZZTIME)
 	$(GO) test ./protocol/frames -run '^$$' -fuzz FuzzParse -fuzztime $(FUZZTIME)
@@ -91,6 +91,15 @@ fuzz:
 	$(GO) test ./backend-sdk/go -run '^$$' -fuzz '^FuzzHandle$$' -fuzztime $(FUZZTIME)
 	$(GO) test ./backend-sdk/go -run '^$$' -fuzz '^FuzzParseVsNetHTTP$$' -fuzztime $(FUZZTIME)
 	$(GO) test ./backend-sdk/go -run '^$$' -fuzz '^FuzzFastVsParse$$' -fuzztime $(FUZZTIME)
+	$(GO) test ./backend-sdk/go -run '^$$' -fuzz '^FuzzParseStreamRequest$$' -fuzztime $(FUZZTIME)
+	$(GO) test ./backend-sdk/c/workertest -run '^$$' -fuzz '^FuzzLibrary$$' -fuzztime $(FUZZTIME)
+	$(GO) test ./protocol/uwsgi -run '^$$' -fuzz FuzzEach -fuzztime $(FUZZTIME)
+	$(GO) test ./protocol/tnetstring -run '^$$' -fuzz FuzzParse -fuzztime $(FUZZTIME)
+	$(GO) test ./protocol/zhttp -run '^$$' -fuzz '^FuzzParse$$' -fuzztime $(FUZZTIME)
+	$(GO) test ./protocol/zhttp -run '^$$' -fuzz '^FuzzFromHead$$' -fuzztime $(FUZZTIME)
+	$(GO) test ./blastbeat -run '^$$' -fuzz FuzzReceive -fuzztime $(FUZZTIME)
+	$(GO) test ./config -run '^$$' -fuzz FuzzParseBlastBeat -fuzztime $(FUZZTIME)
+	$(GO) test ./accesslog -run '^$$' -fuzz FuzzLine -fuzztime $(FUZZTIME)
 
 # Every contender side by side under wrk, then the Go micro-benchmarks of
 # session, frontend, bridge and the worker SDK; results in bench/results/. Sized to finish in

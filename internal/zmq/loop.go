@@ -275,6 +275,9 @@ func (l *Loop) Run() error {
 	}
 	defer close(l.done)
 	defer l.shutdown()
+	// Stopped by an error as by Close: Send and Do then answer ErrClosed,
+	// not ErrFull once the queue nobody drains has filled.
+	defer l.once.Do(func() { close(l.closing) })
 	poller := zmq4.NewPoller()
 	poller.Add(l.wakeRx, zmq4.POLLIN)
 	for _, s := range l.order {

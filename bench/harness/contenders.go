@@ -59,6 +59,21 @@ var streamContenders = []contender{
 	{name: "nginx-stream", needs: []string{binStreamDirect}, start: startNginxStream},
 }
 
+// sdkContenders are the sdk scenario's (sdk.go): each SDK behind nanogate,
+// its app's own server directly and behind nginx; the first is the
+// reference of the ratio column, sdk.go's table compares within each SDK.
+var sdkContenders = []contender{
+	{name: "gunicorn-direct", start: startGunicornDirect},                                  // sdkpython.go
+	{name: "nanogate-python", needs: []string{binGateway}, start: startGatewayPython},      // sdkpython.go
+	{name: "nginx-gunicorn", start: startNginxGunicorn},                                    // sdkpython.go
+	{name: "node-direct", start: startNodeDirect(false)},                                   // sdknode.go
+	{name: "nanogate-node", needs: []string{binGateway}, start: startGatewayNode(false)},   // sdknode.go
+	{name: "nginx-node", start: startNginxNode(false)},                                     // sdknode.go
+	{name: "express-direct", start: startNodeDirect(true)},                                 // sdknode.go
+	{name: "nanogate-express", needs: []string{binGateway}, start: startGatewayNode(true)}, // sdknode.go
+	{name: "nginx-express", start: startNginxNode(true)},                                   // sdknode.go
+}
+
 // idleContenders are the ones the idle scenario holds connections
 // against; idleWSContenders those of idle-ws (WebSocket connections).
 var (
@@ -74,6 +89,7 @@ var families = []struct {
 	{[]string{"hello", "big", "echo", "idle"}, contenders},
 	{[]string{"ws", "idle-ws"}, wsContenders},
 	{[]string{"stream"}, streamContenders},
+	{[]string{"sdk"}, sdkContenders},
 }
 
 func findContender(name string) (contender, bool) {
@@ -109,6 +125,8 @@ func scenarioContenders(scenario string, only map[string]bool) []contender {
 		list = wsContenders
 	case "stream":
 		list = streamContenders
+	case "sdk":
+		list = sdkContenders
 	default:
 		list = contenders
 	}

@@ -32,6 +32,7 @@ var scenarios = map[string]scenario{
 		probe: probe{method: "POST", path: "/echo", body: payload.Echo(), want: payload.Echo()}},
 	"ws": {name: "ws", path: payload.WSPath, ws: true,
 		probe: probe{method: "GET", path: payload.WSPath, ws: true}},
+	"sdk": {name: "sdk", path: "/hello", probe: probe{method: "GET", path: "/hello", want: []byte(payload.Hello)}}, // sdk.go
 }
 
 // drive runs the scenario's load against addr: wrk, or the WebSocket
@@ -60,6 +61,7 @@ type runResult struct {
 	Tree        treeSample `json:"tree"`           // at the end of the run
 	CPUus       int64      `json:"cpu_us"`         // CPU of the tree during the run
 	CPUusPerReq float64    `json:"cpu_us_per_req"` // CPUus / Requests
+	Parts       []partCPU  `json:"cpu_by_process"` // CPUusPerReq split by process (cpuparts.go)
 	Ratio       float64    `json:"ratio"`          // RPS / fasthttp's RPS in the same round and conns; 0: unknown
 	Err         string     `json:"error,omitempty"`
 }
@@ -201,9 +203,9 @@ func measure(ctx context.Context, e *env, s *stack, sc scenario, round, conns in
 		rr.Err = "before the run: " + err.Error()
 		return rr
 	}
-	before := sampleTree(s.pids())
+	before, partsBefore := sampleTree(s.pids()), s.cpuByPart()
 	w, err := sc.drive(ctx, e, s.addr, conns, d)
-	after := sampleTree(s.pids())
+	after, partsAfter := sampleTree(s.pids()), s.cpuByPart()
 	rr.wrkResult, rr.Tree = w, after
 	if err != nil {
 		rr.Err = err.Error()
@@ -217,6 +219,7 @@ func measure(ctx context.Context, e *env, s *stack, sc scenario, round, conns in
 	if w.Requests > 0 {
 		rr.CPUusPerReq = float64(rr.CPUus) / float64(w.Requests)
 	}
+	rr.Parts = cpuPerReq(partsBefore, partsAfter, w.Requests)
 	return rr
 }
 

@@ -39,7 +39,7 @@ func run() int {
 		warmup   = flag.Duration("warmup", 2*time.Second, "wrk warm-up per contender after start (0: none)")
 		rounds   = flag.Int("rounds", 3, "rounds; each round runs every contender once per conns value")
 		onlyF    = flag.String("only", "", "comma-separated contender `names` of any scenario (--list); each scenario runs those it has, with its reference, or all of its own when none is named")
-		scenF    = flag.String("scenario", "hello", "comma-separated `list` of hello, big, echo, idle, ws, stream, idle-ws; or all")
+		scenF    = flag.String("scenario", "hello", "comma-separated `list` of hello, big, echo, idle, ws, stream, idle-ws, sdk; or all")
 		outF     = flag.String("out", "bench/results", "results `dir` (relative paths: from the repo root)")
 		idleF    = flag.String("idle", "10000,50000,100000", "comma-separated idle connection `counts`")
 		idleLoad = flag.Duration("idle-load", 10*time.Second, "length of the load run beside the idle connections")
@@ -162,6 +162,9 @@ func run() int {
 				r.Summary = append(r.Summary, summarize(cr, conns)...)
 			}
 			md, svg = loadMarkdown(r, sc, lo), loadChart(r, sc, conns).svg()
+			if name == "sdk" {
+				md += sdkTable(r, conns) // sdk.go
+			}
 		}
 		r.WallSeconds = time.Since(r.Started).Seconds()
 		if ctx.Err() != nil {
@@ -313,7 +316,7 @@ func parseInts(s string) ([]int, error) {
 }
 
 // allScenarios is what --scenario all runs, in this order.
-var allScenarios = []string{"hello", "big", "echo", "idle", "ws", "stream", "idle-ws"}
+var allScenarios = []string{"hello", "big", "echo", "idle", "ws", "stream", "idle-ws", "sdk"}
 
 func parseScenarios(s string) ([]string, error) {
 	if s == "all" {

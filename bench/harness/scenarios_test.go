@@ -59,6 +59,8 @@ func TestScenarioContenders(t *testing.T) {
 		{"idle", nil, "nanogate-ipc-1w,nanogate-zmq,nginx"},
 		{"hello", map[string]bool{"fasthttp": true}, "fasthttp"},
 		{"ws", map[string]bool{"fasthttp-ws": true, "nanogate-ws": true}, "fasthttp-ws,nanogate-ws"},
+		{"sdk", nil, names(sdkContenders)},
+		{"sdk", map[string]bool{"nanogate-node": true, "nginx-node": true}, "gunicorn-direct,nanogate-node,nginx-node"},
 	} {
 		if got := names(scenarioContenders(c.scenario, c.only)); got != c.want {
 			t.Errorf("%s with %v: %s, want %s", c.scenario, c.only, got, c.want)

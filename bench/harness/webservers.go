@@ -97,6 +97,12 @@ func startNginxTo(e *env, s *stack, z sizing, upstream string) error {
 	if err != nil {
 		return err
 	}
+	return startNginxFront(e, s, z, up, upstream == binWSEcho, upstream == binStreamDirect)
+}
+
+// startNginxFront runs nginx in front of the upstream at up (host:port),
+// relaying WebSocket (ws) or streaming both ways (stream) when asked.
+func startNginxFront(e *env, s *stack, z sizing, up string, ws, stream bool) error {
 	addr, err := freeAddr()
 	if err != nil {
 		return err
@@ -114,8 +120,8 @@ func startNginxTo(e *env, s *stack, z sizing, upstream string) error {
 		"Dir": s.dir, "Addr": addr, "Upstream": up,
 		"WorkerConns": wc, "NoFile": nofile, "KeepAlive": "75s",
 		"Workers": "auto", "ReusePort": false,
-		"WebSocket": upstream == binWSEcho, "WSPath": payload.WSPath,
-		"Stream": upstream == binStreamDirect,
+		"WebSocket": ws, "WSPath": payload.WSPath,
+		"Stream": stream,
 	}
 	if z.procs > 1 {
 		// Past one process's open-file limit: more workers, each with

@@ -17,8 +17,8 @@ DEMO_SOCK ?= /tmp/nanogate-demo.sock
 TEST_PKGS  := gcc libc6-dev pkg-config libnanomsg-dev nanomsg-utils nng-utils curl wrk python3 python3-websockets chromium \
 	libzmq3-dev python3-zmq python3-flask python3-django python3-starlette nodejs
 # Contenders and load generator for `make bench` (bench/README.md), and the
-# compiler for the mod_nano-style C worker.
-BENCH_PKGS := wrk nginx apache2 libnanomsg-dev gcc libc6-dev
+# compiler for the mod_nano-style C worker; gunicorn and Node for the sdk scenario (Express: sdk-deps).
+BENCH_PKGS := wrk nginx apache2 libnanomsg-dev gcc libc6-dev gunicorn nodejs
 
 .PHONY: all build run test test-short vet fuzz bench deps bench-deps clean sdk-deps test-sdks
 
@@ -106,7 +106,7 @@ fuzz:
 # under 15 minutes; BENCH_FLAGS overrides (later flags win), e.g.
 # make bench BENCH_FLAGS="--scenario hello --duration 10s".
 # MOD_NANO_SO=/path/to/mod_nano.so adds the apache-modnano contender.
-bench: bench-deps
+bench: bench-deps sdk-deps
 	$(GO) run ./bench/harness --scenario all --conns 64,256 --duration 3s --warmup 1s --rounds 3 \
 		--idle 10000,50000,100000 --idle-load 5s --micro $(BENCH_FLAGS)
 

@@ -61,11 +61,7 @@ func sdkTable(r report, conns []int) string {
 			}
 			for _, c := range conns {
 				own := rps[name][c]
-				worker, total := cpuMedians(runs[name], c)
-				front := metric(math.NaN())
-				if worker.ok() && total.ok() {
-					front = total - worker
-				}
+				worker, front, total := cpuMedians(runs[name], c)
 				fmt.Fprintf(&b, "| %s | %s | %d | %s | %s | %s | %s | %s | %s |\n", g.sdk, name, c, fmtNum(own, 0),
 					fmtNum(ratioOf(own, rps[g.direct][c]), 2), fmtNum(ratioOf(own, rps[g.nginx][c]), 2),
 					fmtNum(worker, 1), fmtNum(front, 1), fmtNum(total, 1))
@@ -81,21 +77,29 @@ func sdkTable(r report, conns []int) string {
 }
 
 // cpuMedians returns the medians, over the good runs at conns, of the
-// worker's CPU per request and of the whole contender's.
-func cpuMedians(runs []runResult, conns int) (worker, total metric) {
-	var w, t []float64
+// CPU per request of the worker, of the other processes together (each
+// run's sum, so that a direct server's is 0), and of the whole contender.
+func cpuMedians(runs []runResult, conns int) (worker, front, total metric) {
+	var w, f, t []float64
 	for _, r := range runs {
 		if r.Conns != conns || r.Err != "" {
 			continue
 		}
 		t = append(t, r.CPUusPerReq)
+		if len(r.Parts) == 0 {
+			continue
+		}
+		var rest float64
 		for _, p := range r.Parts {
 			if p.Label == workerLabel {
 				w = append(w, p.CPUusPerReq)
+			} else {
+				rest += p.CPUusPerReq
 			}
 		}
+		f = append(f, rest)
 	}
-	return median(w), median(t)
+	return median(w), median(f), median(t)
 }
 
 // waitAccept waits until addr accepts a TCP connection (an upstream before

@@ -85,7 +85,7 @@ func TestSDKTable(t *testing.T) {
 	}
 	md := sdkTable(r, []int{64})
 	for _, want := range []string{
-		"| Node (1 process) | nanogate-node | 64 | 24000 | 1.20 | 1.50 | 14.0 | 26.0 | 40.0 |",
+		"| Node (1 process) | nanogate-node | 64 | 24000 | 1.20 | 1.50 | 14.0 | 30.0 | 40.0 |",
 		"| Node (1 process) | node-direct | 64 | 20000 | 1.00 | 1.25 | 30.0 | 0.0 | 30.0 |",
 		"| Node (1 process) | nginx-node | 64 | 16000 | 0.80 | 1.00 | – | – | – |",
 		"| Node + Express 5 (1 process) | nanogate-express | 64 | – | – | – | – | – | – |",

@@ -1,12 +1,13 @@
 package main
 
-// Condure's handlers behind nanogate: Condure's own example programs
-// (testdata/condure, byte for byte as in fanout/condure) and a few of ours,
-// run by /usr/bin/python3 with Debian's python3-zmq against real libzmq
-// sockets and a real gateway. The handlers connect to ipc://client-out and
-// friends relative to their working directory, as in Condure's README, so
-// each test runs them in a directory of its own and gives the gateway the
-// absolute base of that directory.
+// ZHTTP handlers behind nanogate: nanogate's own Python handlers
+// (testdata/condure), written the way Condure's examples are (the same
+// sockets, ids and packets; Condure's own files are not in this repository:
+// the project commits no peer code), run by /usr/bin/python3 with Debian's
+// python3-zmq against real libzmq sockets and a real gateway. The handlers
+// connect to ipc://client-out and friends relative to their working
+// directory, as in Condure's README, so each test runs them in a directory
+// of its own and gives the gateway the absolute base of that directory.
 
 import (
 	"bufio"
@@ -167,12 +168,12 @@ func getUntil(t *testing.T, url string) (*http.Response, []byte) {
 }
 
 // Condure's README, first example: `condure --listen 8000 --zclient-stream
-// ipc://client` with basichandler.py, with nanogate in Condure's place and
-// Condure's own flags.
-func TestZHTTPCondureHello(t *testing.T) {
+// ipc://client` and a hello handler (PULL and PUB, hello_handler.py), with
+// nanogate in Condure's place and Condure's flags.
+func TestZHTTPHello(t *testing.T) {
 	dir, base := zhttpDir(t)
 	g := startGateway(t, "--zclient-stream", base, "--timeout", "3s", "--admin", "127.0.0.1:0")
-	h := startHandler(t, dir, "basichandler.py")
+	h := startHandler(t, dir, "hello_handler.py")
 	resp, body := getUntil(t, g.url+"/hello?x=1")
 	if string(body) != "hello world\n" || resp.Header.Get("Content-Type") != "text/plain" || resp.ContentLength != 12 {
 		t.Fatalf("%d %v %q", resp.StatusCode, resp.Header, body)
@@ -203,21 +204,25 @@ func TestZHTTPCondureHello(t *testing.T) {
 	}
 }
 
-// Condure's README, second example: printreq.py prints each request's
-// from and id, and sendresp.py, a process that never saw the request,
-// answers it by id.
+// Condure's README, second example, with our pair: ids_printer.py prints
+// each request's from and id, and answer_by_id.py, a process that never saw
+// the request, answers it by id.
 func TestZHTTPAnswerFromAnotherProcess(t *testing.T) {
 	dir, base := zhttpDir(t)
-	g := startGateway(t, "--zclient-stream", base, "--timeout", "12s") // room for sendresp.py to try again
-	pr := startHandler(t, dir, "printreq.py")
+	g := startGateway(t, "--zclient-stream", base, "--timeout", "12s") // room for answer_by_id.py to try again
+	pr := startHandler(t, dir, "ids_printer.py")
 	line, done := handOver(t, newClient(t), g.url+"/x", pr, func(l string) bool { return strings.HasPrefix(l, "nanogate ") })
 	args := strings.Fields(line) // "nanogate <id>", as xargs -n 2 passes them
-	// sendresp.py waits 10 ms for its subscription; on a busy machine that
-	// can be too short and its answer is dropped, so it runs again until
-	// the client has its answer.
+	// answer_by_id.py waits for its connection to the gateway, but the
+	// gateway's subscription may still be in flight and its PUB then drops
+	// the answer, so it runs again until the client has its answer.
 	for {
-		sr := startHandler(t, dir, "sendresp.py", "responding from another process", args[0], args[1])
-		<-sr.done
+		sr := startHandler(t, dir, "answer_by_id.py", "responding from another process", args[0], args[1])
+		select {
+		case <-sr.done:
+		case <-time.After(10 * time.Second):
+			t.Fatal("answer_by_id.py did not exit")
+		}
 		select {
 		case r := <-done:
 			if r.err != nil || r.status != 200 || string(r.body) != "responding from another process\n" {
@@ -229,12 +234,12 @@ func TestZHTTPAnswerFromAnotherProcess(t *testing.T) {
 	}
 }
 
-// streamhandler.py answers with more: true, then a body packet: the
+// streaming_handler.py answers with more: true, then a body packet: the
 // client gets a chunked response.
 func TestZHTTPStreamedResponse(t *testing.T) {
 	dir, base := zhttpDir(t)
 	g := startGateway(t, "--zclient-stream", base, "--timeout", "3s")
-	startHandler(t, dir, "streamhandler.py")
+	startHandler(t, dir, "streaming_handler.py")
 	resp, body := getUntil(t, g.url+"/")
 	if string(body) != "hello world\n" || len(resp.TransferEncoding) != 1 || resp.TransferEncoding[0] != "chunked" {
 		t.Fatalf("%v %q", resp.TransferEncoding, body)
@@ -285,14 +290,15 @@ func TestZHTTPUploadWithinCredits(t *testing.T) {
 	}
 }
 
-// A client that leaves mid-response: the handler gets cancel. Condure's
-// holdhandler.py holds every response open and prints what it receives.
+// A client that leaves mid-response: the handler gets cancel.
+// wait_cancel_handler.py holds every response open until its cancel and
+// prints what it receives.
 func TestZHTTPClientGoneCancel(t *testing.T) {
 	dir, base := zhttpDir(t)
 	// The front end sees a client gone when a write to it fails: here the
-	// event holdhandler.py writes for each keep-alive.
+	// event wait_cancel_handler.py writes for each keep-alive.
 	g := startGateway(t, "--config", zhttpConfig(t, base, "zhttp_keep_alive = \"500ms\"\nzhttp_session_timeout = \"30s\"\n"))
-	h := startHandler(t, dir, "holdhandler.py")
+	h := startHandler(t, dir, "wait_cancel_handler.py")
 	var conn net.Conn
 	for deadline := time.Now().Add(20 * time.Second); ; {
 		var err error
@@ -344,7 +350,7 @@ func TestZHTTPHandlerKilledBeforeAnswer(t *testing.T) {
 func TestZHTTPHandlerKilledMidResponse(t *testing.T) {
 	dir, base := zhttpDir(t)
 	g := startGateway(t, "--config", zhttpConfig(t, base, "stream_idle_timeout = \"60s\"\nzhttp_keep_alive = \"500ms\"\nzhttp_session_timeout = \"30s\"\n"))
-	h := startHandler(t, dir, "holdhandler.py")
+	h := startHandler(t, dir, "wait_cancel_handler.py")
 	var br *bufio.Reader
 	for deadline := time.Now().Add(20 * time.Second); ; {
 		conn, err := net.Dial("tcp", g.addr)
@@ -364,7 +370,8 @@ func TestZHTTPHandlerKilledMidResponse(t *testing.T) {
 			t.Fatalf("no held response: %v", err)
 		}
 	}
-	// holdhandler answers each keep-alive with an event: the stream lives.
+	// wait_cancel_handler.py answers each keep-alive with an event: the
+	// stream lives.
 	h.waitFrom(t, 0, "a keep-alive", 10*time.Second, func(l string) bool {
 		return strings.HasPrefix(l, "IN ") && strings.Contains(l, "b'type': b'keep-alive'")
 	})
@@ -421,18 +428,18 @@ func TestZHTTPBadPackets(t *testing.T) {
 	})
 	// The gateway serves on.
 	h.kill()
-	startHandler(t, dir, "basichandler.py")
+	startHandler(t, dir, "hello_handler.py")
 	if _, body := getUntil(t, g.url+"/after"); string(body) != "hello world\n" {
 		t.Fatalf("after: %q", body)
 	}
 }
 
-// WebSocket: Condure's streamhandler.py accepts a ws:// request with 101,
-// sends "hello world" and closes.
-func TestZHTTPWebSocketCondure(t *testing.T) {
+// WebSocket: streaming_handler.py accepts a ws:// request with 101, sends
+// "hello world" and closes.
+func TestZHTTPWebSocketAccept(t *testing.T) {
 	dir, base := zhttpDir(t)
 	g := startGateway(t, "--zclient-stream", base)
-	h := startHandler(t, dir, "streamhandler.py")
+	h := startHandler(t, dir, "streaming_handler.py")
 	for attempt := 0; ; attempt++ {
 		ws, _, err := websocket.DefaultDialer.Dial("ws://"+g.addr+"/ws", nil)
 		if err != nil {
@@ -532,7 +539,7 @@ func TestZHTTPFloods(t *testing.T) {
 	bad := startHandler(t, dir, "bad_handler.py", "flood:100000:raw:nanogate garbage",
 		"flood:20000:"+string(zhttp.Append(nil, &zhttp.Packet{IDs: []zhttp.ID{{ID: []byte("0123456789abcdef0123456789abcdef-1"), Seq: 0}}, Code: 200, Body: bytes.Repeat([]byte("x"), 1000)})))
 	bad.waitFrom(t, 0, "sent", 60*time.Second, func(l string) bool { return l == "sent" })
-	startHandler(t, dir, "basichandler.py")
+	startHandler(t, dir, "hello_handler.py")
 	if _, body := getUntil(t, g.url+"/after"); string(body) != "hello world\n" {
 		t.Fatalf("after: %q", body)
 	}
@@ -577,13 +584,13 @@ func TestZHTTPHandoff(t *testing.T) {
 	}
 }
 
-// REQ mode: Condure's reqhandler.py (a REP socket) behind
-// --zclient-req.
+// REQ mode: rep_handler.py (a REP socket, as REQ-mode handlers use)
+// behind --zclient-req.
 func TestZHTTPReqMode(t *testing.T) {
 	dir, _ := zhttpDir(t)
 	// Condure's REQ-mode command line: the mode is the --listen suffix.
 	g := startGateway(t, "--listen", "127.0.0.1:0,req", "--zclient-req", "ipc://"+filepath.Join(dir, "client"), "--timeout", "3s")
-	h := startHandler(t, dir, "reqhandler.py")
+	h := startHandler(t, dir, "rep_handler.py")
 	resp, body := getUntil(t, g.url+"/req")
 	if string(body) != "hello world\n" || resp.Header.Get("Content-Type") != "text/plain" {
 		t.Fatalf("%v %q", resp.Header, body)

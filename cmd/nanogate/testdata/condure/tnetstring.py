@@ -1,7 +1,7 @@
-# A tiny tnetstring module with the API of the PyPI "tnetstring" package that
-# Condure's example handlers import (loads, dumps). Debian has no package for
-# it, so the tests put this directory on PYTHONPATH and run the handlers
-# unchanged. Strings are bytes and dictionary keys are bytes, as there.
+# A tiny tnetstring module, nanogate's own, for the ZHTTP handlers in this
+# directory: loads and dumps, the API of the PyPI "tnetstring" package that
+# Condure-style handlers import. Debian has no package for it, so the tests
+# put this directory on PYTHONPATH. Strings and dictionary keys are bytes.
 
 
 def dumps(value):

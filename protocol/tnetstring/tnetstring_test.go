@@ -12,7 +12,10 @@ import (
 	"testing"
 )
 
-// Vectors from the tnetstring specification and Condure's tests.
+// Vectors written for these tests by the specification's rules
+// (tnetstrings.info: LEN ':' DATA and a type tag); the nested ones were
+// checked with our Python module, cmd/nanogate/testdata/condure/tnetstring.py
+// (TestPythonModule below).
 var valid = []struct {
 	in   string
 	want any
@@ -33,7 +36,7 @@ var valid = []struct {
 	{"8:1:1#1:2#]", []any{int64(1), int64(2)}},
 	{"19:1:a,5:hello,1:b,0:~}", map[string]any{"a": []byte("hello"), "b": nil}},
 	{"02:hi,", []byte("hi")}, // leading zero, as Python's reader accepts
-	{"34:5:hello,22:11:12345678901#4:this,]}", map[string]any{"hello": []any{int64(12345678901), []byte("this")}}},
+	{"35:5:ports,23:4:8080#4:8443#6:unix:0,]}", map[string]any{"ports": []any{int64(8080), int64(8443), []byte("unix:0")}}},
 }
 
 var invalid = []struct {
@@ -132,7 +135,8 @@ func TestAppend(t *testing.T) {
 	}
 }
 
-// The packets in testdata, from Condure's own tests, parse whole.
+// The packets in testdata (nanogate's own, written by
+// ../zhttp/testdata/packets.py: see there) parse whole.
 func TestGoldenPackets(t *testing.T) {
 	files, _ := filepath.Glob("testdata/*.tnet")
 	if len(files) == 0 {
@@ -158,7 +162,7 @@ func TestGoldenPackets(t *testing.T) {
 	}
 }
 
-// The Python module the Condure handlers import in the tests
+// The Python module our ZHTTP handlers import in the tests
 // (cmd/nanogate/testdata/condure/tnetstring.py) reads what this package
 // writes and writes the same bytes back, and refuses what it refuses.
 func TestPythonModule(t *testing.T) {

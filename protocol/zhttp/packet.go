@@ -26,9 +26,10 @@
 //	code, reason, headers, body   response (first packet)
 //	user-data any value, echoed back
 //
-// Example, the first packet of a stream-mode request (Condure's tests):
+// Example, the first packet of a stream-mode request
+// (testdata/stream-request.tnet, built by testdata/packets.py):
 //
-//	T179:4:from,4:test,2:id,1:1,3:seq,1:0#3:ext,15:5:multi,4:true!}6:method,3:GET,...}
+//	T176:4:from,2:gw,2:id,1:7,3:seq,1:0#3:ext,15:5:multi,4:true!}6:method,3:GET,...}
 package zhttp
 
 import (

@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"errors"
 	"os"
+	"os/exec"
 	"path/filepath"
 	"reflect"
 	"strconv"
@@ -22,30 +23,66 @@ func golden(t testing.TB, name string) []byte {
 	return b
 }
 
-// Condure's own packets (its tests) read as they mean.
+// The golden packets (testdata/packets.py builds them from spec 33's
+// fields with our Python tnetstring module) read as they mean.
 func TestParseGolden(t *testing.T) {
 	var p Packet
-	if err := Parse(golden(t, "condure-stream-request.tnet"), &p); err != nil {
+	if err := Parse(golden(t, "stream-request.tnet"), &p); err != nil {
 		t.Fatal(err)
 	}
-	if string(p.From) != "test" || len(p.IDs) != 1 || string(p.IDs[0].ID) != "1" || p.IDs[0].Seq != 0 ||
-		!p.Multi || !p.Stream || p.Credits != 1024 || string(p.Method) != "GET" ||
-		string(p.URI) != "http://example.com/path" || len(p.Headers) != 1 ||
-		string(p.Headers[0].Name) != "Host" || string(p.Headers[0].Value) != "example.com" || p.Type != Data {
+	if string(p.From) != "gw" || len(p.IDs) != 1 || string(p.IDs[0].ID) != "7" || p.IDs[0].Seq != 0 ||
+		!p.Multi || !p.Stream || p.Credits != 4096 || string(p.Method) != "GET" ||
+		string(p.URI) != "http://gw.test/items?page=2" || len(p.Headers) != 1 ||
+		string(p.Headers[0].Name) != "Host" || string(p.Headers[0].Value) != "gw.test" || p.Type != Data {
 		t.Fatalf("stream request: %+v", p)
 	}
-	if err := Parse(golden(t, "condure-req-response.tnet"), &p); err != nil {
+	if err := Parse(golden(t, "req-response.tnet"), &p); err != nil {
 		t.Fatal(err)
 	}
-	if p.Code != 200 || string(p.Reason) != "OK" || string(p.Body) != "hello\n" || p.IDs[0].Seq != -1 || p.More {
+	if p.Code != 200 || string(p.Reason) != "OK" || string(p.Body) != "stored\n" || p.IDs[0].Seq != -1 || p.More {
 		t.Fatalf("req response: %+v", p)
 	}
 	head, err := AppendHead(nil, &p)
 	if err != nil {
 		t.Fatal(err)
 	}
-	if want := "HTTP/1.1 200 OK\r\nContent-Type: text/plain\r\nContent-Length: 6\r\n\r\n"; string(head) != want {
+	if want := "HTTP/1.1 200 OK\r\nContent-Type: text/plain\r\nContent-Length: 7\r\n\r\n"; string(head) != want {
 		t.Fatalf("head %q, want %q", head, want)
+	}
+	// The REQ-mode request: its body rides in the packet.
+	var r Packet
+	if err := Parse(golden(t, "req-request.tnet"), &r); err != nil {
+		t.Fatal(err)
+	}
+	if string(r.Method) != "POST" || len(r.Headers) != 2 || string(r.Body) != "a=1&b=2" || len(r.From) != 0 ||
+		string(r.IDs[0].ID) != "r1" || r.IDs[0].Seq != -1 || !r.Multi {
+		t.Fatalf("req request: %+v", r)
+	}
+}
+
+// The golden packets are what testdata/packets.py writes, so they are
+// ours and can be made again.
+func TestGoldenFromScript(t *testing.T) {
+	py := "/usr/bin/python3"
+	if _, err := os.Stat(py); err != nil {
+		t.Skip("no /usr/bin/python3")
+	}
+	dir := t.TempDir()
+	cmd := exec.Command(py, filepath.Join("testdata", "packets.py"), dir)
+	cmd.Env = append(os.Environ(), "PYTHONPATH=../../cmd/nanogate/testdata/condure")
+	if out, err := cmd.CombinedOutput(); err != nil {
+		t.Fatalf("packets.py: %v\n%s", err, out)
+	}
+	made, _ := filepath.Glob(filepath.Join(dir, "*.tnet"))
+	have, _ := filepath.Glob(filepath.Join("testdata", "*.tnet"))
+	if len(made) == 0 || len(made) != len(have) {
+		t.Fatalf("packets.py made %d packets, testdata has %d", len(made), len(have))
+	}
+	for _, f := range made {
+		want, _ := os.ReadFile(f)
+		if got := golden(t, filepath.Base(f)); !bytes.Equal(got, want) {
+			t.Errorf("%s: %q, packets.py writes %q", filepath.Base(f), got, want)
+		}
 	}
 }
 

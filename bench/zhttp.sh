@@ -1,7 +1,8 @@
 #!/bin/sh
 # Hello under wrk through one gateway, three ways: to a ZHTTP stream-mode
-# handler in Go (bench/contenders/zhttp-hello, Condure's basichandler.py in
-# Go), to Condure's own basichandler.py (Python, Debian's python3-zmq), and
+# handler in Go (bench/contenders/zhttp-hello: what a Condure hello handler
+# does, in Go), to our Python one (cmd/nanogate/testdata/condure/
+# hello_handler.py, Debian's python3-zmq), and
 # to the Go SDK's hello worker over nanomsg REQ/REP
 # (bench/contenders/sdk-hello), alternated ROUNDS times in one run. Prints
 # req/s and the CPU per request of the gateway and of the handler
@@ -57,7 +58,7 @@ timeout = "10s"
 [[route]]
 path = "/py/"
 format = "zhttp"
-zhttp_stream = "ipc://$DIR/client" # basichandler.py connects ipc://client-* in its directory
+zhttp_stream = "ipc://$DIR/client" # hello_handler.py connects ipc://client-* in its directory
 timeout = "10s"
 EOF
 "$DIR/sdk-hello" --bind "ipc://$DIR/w.sock" >"$DIR/sdk.log" 2>&1 &
@@ -69,7 +70,7 @@ until [ -S "$DIR/go-in" ] && [ -S "$DIR/client-in" ]; do sleep 0.05; done
 "$DIR/zhttp-hello" --base "ipc://$DIR/go" >"$DIR/zh.log" 2>&1 &
 echo $! >"$DIR/zh.pid"
 (cd "$DIR" && PYTHONPATH="$ROOT/cmd/nanogate/testdata/condure" exec /usr/bin/python3 \
-  "$ROOT/cmd/nanogate/testdata/condure/basichandler.py" >/dev/null 2>&1) &
+  "$ROOT/cmd/nanogate/testdata/condure/hello_handler.py" >/dev/null 2>&1) &
 echo $! >"$DIR/py.pid"
 for u in hello z/ py/; do
   until curl -sf -m 12 "http://127.0.0.1:$PORT/$u" >/dev/null; do sleep 0.05; done
@@ -79,5 +80,5 @@ echo "wrk -t2 -c$C -d${D}s, $(nproc) cores, $R rounds"
 for i in $(seq "$R"); do
   run "zhttp stream -> Go handler"          "http://127.0.0.1:$PORT/z/hello" "$(cat "$DIR/zh.pid")"
   run "nanomsg REQ/REP -> Go SDK worker"    "http://127.0.0.1:$PORT/hello" "$(cat "$DIR/sdk.pid")"
-  run "zhttp stream -> basichandler.py"     "http://127.0.0.1:$PORT/py/hello" "$(cat "$DIR/py.pid")"
+  run "zhttp stream -> hello_handler.py"    "http://127.0.0.1:$PORT/py/hello" "$(cat "$DIR/py.pid")"
 done

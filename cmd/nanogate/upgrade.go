@@ -88,6 +88,10 @@ type upgrader struct {
 	ln     *net.UnixListener
 	handed chan *net.UnixConn // the new process's connection, once it said "ready"
 	log    *slog.Logger
+	done   chan struct{} // closed when serve has returned
+
+	mu  sync.Mutex
+	cur *net.UnixConn // the exchange in progress, which Close cuts
 }
 
 // listenUpgrades binds path. A file left by a dead gateway is removed;
@@ -114,7 +118,7 @@ func listenUpgrades(path string, tcp *net.TCPListener, log *slog.Logger) (*upgra
 	if err != nil {
 		return nil, fmt.Errorf("server.upgrade_socket %s: %w", path, err)
 	}
-	u := &upgrader{ln: ln, handed: make(chan *net.UnixConn, 1), log: log}
+	u := &upgrader{ln: ln, handed: make(chan *net.UnixConn, 1), log: log, done: make(chan struct{})}
 	go u.serve(tcp)
 	log.Info("upgrade socket ready: a new gateway started with this configuration takes over", "path", path)
 	return u, nil
@@ -122,12 +126,20 @@ func listenUpgrades(path string, tcp *net.TCPListener, log *slog.Logger) (*upgra
 
 // serve answers upgrade requests until one succeeds or the socket closes.
 func (u *upgrader) serve(tcp *net.TCPListener) {
+	defer close(u.done)
 	for {
 		c, err := u.ln.AcceptUnix()
 		if err != nil {
 			return // closed
 		}
-		if err := u.handOff(c, tcp); err != nil {
+		u.mu.Lock()
+		u.cur = c
+		u.mu.Unlock()
+		err = u.handOff(c, tcp)
+		u.mu.Lock()
+		u.cur = nil
+		u.mu.Unlock()
+		if err != nil {
 			u.log.Warn("upgrade: hand-off failed, this gateway goes on serving", "err", err)
 			c.Close()
 			continue
@@ -158,8 +170,18 @@ func (u *upgrader) handOff(c *net.UnixConn, tcp *net.TCPListener) error {
 	return nil
 }
 
-// Close stops taking upgrade requests.
-func (u *upgrader) Close() error { return u.ln.Close() }
+// Close stops taking upgrade requests, cuts an exchange in progress, and
+// waits for the goroutine that served them.
+func (u *upgrader) Close() error {
+	err := u.ln.Close()
+	u.mu.Lock()
+	if u.cur != nil {
+		u.cur.Close()
+	}
+	u.mu.Unlock()
+	<-u.done
+	return err
+}
 
 // After "ready", the old gateway passes its plain TCP client connections
 // over the same unix connection, each as it waits for its next request

@@ -103,7 +103,7 @@ fuzz:
 
 # Every contender side by side under wrk, then the Go micro-benchmarks of
 # session, frontend, bridge and the worker SDK; results in bench/results/. Sized to finish in
-# about 16 minutes (the sdk scenario adds 3); BENCH_FLAGS overrides (later flags win), e.g.
+# about 19 minutes (the sdk scenario adds 3); BENCH_FLAGS overrides (later flags win), e.g.
 # make bench BENCH_FLAGS="--scenario hello --duration 10s".
 # MOD_NANO_SO=/path/to/mod_nano.so adds the apache-modnano contender.
 bench: bench-deps sdk-deps

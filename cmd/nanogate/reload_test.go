@@ -243,24 +243,7 @@ func TestRollingRestart(t *testing.T) {
 // refused or reset, no request fails, and each old gateway exits.
 func TestUpgradeUnderLoad(t *testing.T) {
 	t.Parallel()
-	ep := ipcURL(t, "upgrade")
-	startWorker(t, "--bind", ep)
-	cfg := writeFile(t, "nanogate.toml", fmt.Sprintf(`
-[server]
-upgrade_socket = %q
-[[route]]
-path = "/"
-endpoints = [%q]
-`, filepath.Join(shortDir(t), "up.sock"), ep))
-	upgradeReady := func(g *gateway) {
-		t.Helper()
-		g.waitFrom(t, 0, "upgrade socket ready", startTimeout, func(l string) bool {
-			return strings.Contains(l, `msg="upgrade socket ready`)
-		})
-	}
-	g := startGateway(t, "--config", cfg)
-	g.waitConnected(t, 0, ep)
-	upgradeReady(g)
+	cfg, g := startUpgradable(t, "upgrade")
 	load := startWrk(t, g.url+"/hello")
 	upgrades := 0
 	for deadline := time.Now().Add(4 * time.Second); time.Now().Before(deadline) && upgrades < 8; upgrades++ {
@@ -272,12 +255,8 @@ endpoints = [%q]
 		next.waitFrom(t, 0, "took over", startTimeout, func(l string) bool {
 			return strings.Contains(l, `msg="took over the listener from the previous gateway"`)
 		})
-		select {
-		case <-g.done:
-		case <-time.After(10 * time.Second):
-			t.Fatal("the old gateway did not exit after the hand-off")
-		}
-		upgradeReady(next)
+		waitExit(t, g)
+		waitUpgradeReady(t, next)
 		g = next
 	}
 	load.clean(t, fmt.Sprintf("%d upgrades", upgrades))
@@ -292,20 +271,7 @@ endpoints = [%q]
 // the client never sees its connection closed.
 func TestUpgradeHandsOverIdleConnections(t *testing.T) {
 	t.Parallel()
-	ep := ipcURL(t, "handover")
-	startWorker(t, "--bind", ep)
-	cfg := writeFile(t, "nanogate.toml", fmt.Sprintf(`
-[server]
-upgrade_socket = %q
-[[route]]
-path = "/"
-endpoints = [%q]
-`, filepath.Join(shortDir(t), "up.sock"), ep))
-	old := startGateway(t, "--config", cfg)
-	old.waitConnected(t, 0, ep)
-	old.waitFrom(t, 0, "upgrade socket ready", startTimeout, func(l string) bool {
-		return strings.Contains(l, `msg="upgrade socket ready`)
-	})
+	cfg, old := startUpgradable(t, "handover")
 	conn, err := net.Dial("tcp", old.addr)
 	if err != nil {
 		t.Fatal(err)
@@ -328,11 +294,7 @@ endpoints = [%q]
 	}
 	get("/hello?before")
 	next := startGateway(t, "--config", cfg)
-	select {
-	case <-old.done:
-	case <-time.After(10 * time.Second):
-		t.Fatal("the old gateway did not exit after the hand-off")
-	}
+	waitExit(t, old)
 	next.waitFrom(t, 0, "the connection taken over", startTimeout, func(l string) bool {
 		return strings.Contains(l, `msg="connections taken over from the previous gateway"`) && hasField(l, "count", "1")
 	})
@@ -340,4 +302,42 @@ endpoints = [%q]
 	next.waitFrom(t, 0, "the request in the new gateway's access log", startTimeout, func(l string) bool {
 		return strings.Contains(l, "/hello?after")
 	})
+}
+
+// startUpgradable starts a test worker and a gateway with an upgrade
+// socket in front of it, and waits until the gateway takes upgrades; it
+// returns the configuration file a new gateway starts with.
+func startUpgradable(t *testing.T, name string) (cfg string, g *gateway) {
+	t.Helper()
+	ep := ipcURL(t, name)
+	startWorker(t, "--bind", ep)
+	cfg = writeFile(t, "nanogate.toml", fmt.Sprintf(`
+[server]
+upgrade_socket = %q
+[[route]]
+path = "/"
+endpoints = [%q]
+`, filepath.Join(shortDir(t), "up.sock"), ep))
+	g = startGateway(t, "--config", cfg)
+	g.waitConnected(t, 0, ep)
+	waitUpgradeReady(t, g)
+	return cfg, g
+}
+
+// waitUpgradeReady waits until g listens on its upgrade socket.
+func waitUpgradeReady(t *testing.T, g *gateway) {
+	t.Helper()
+	g.waitFrom(t, 0, "upgrade socket ready", startTimeout, func(l string) bool {
+		return strings.Contains(l, `msg="upgrade socket ready`)
+	})
+}
+
+// waitExit waits for a gateway that handed over to a new one to exit.
+func waitExit(t *testing.T, g *gateway) {
+	t.Helper()
+	select {
+	case <-g.done:
+	case <-time.After(10 * time.Second):
+		t.Fatal("the old gateway did not exit after the hand-off")
+	}
 }

@@ -266,6 +266,20 @@ func startStack(t testing.TB, endpoint string, workerArgs []string, gatewayArgs 
 	return g, w
 }
 
+// startListenGateway runs a gateway whose one route ("/", timeout 5s)
+// binds endpoint ep for workers to dial in (mode listen).
+func startListenGateway(t testing.TB, ep string) *gateway {
+	t.Helper()
+	return startGateway(t, "--config", writeFile(t, "listen.toml", fmt.Sprintf(`
+[[route]]
+path = "/"
+timeout = "5s"
+  [[route.endpoint]]
+  url = %q
+  mode = "listen"
+`, ep)))
+}
+
 // shortDir returns a new temporary directory with a short path, for unix
 // socket paths (at most 107 bytes on Linux; t.TempDir embeds the test's
 // name). It is removed when the test ends.

@@ -61,13 +61,7 @@ func TestNodeExpress(t *testing.T) {
 				g.waitConnected(t, 0, ep)
 			} else {
 				ep := tcpURL(t)
-				g = startGateway(t, "--config", writeFile(t, "nanogate.toml", fmt.Sprintf(`
-[[route]]
-path = "/"
-[[route.endpoint]]
-url = %q
-mode = "listen"
-`, ep)))
+				g = startListenGateway(t, ep)
 				w = startNode(t, "express-app.js", "--dial", ep)
 				g.waitConnected(t, 0, ep)
 			}

@@ -276,15 +276,7 @@ func TestWorkersDialIn(t *testing.T) {
 		t.Run(transport, func(t *testing.T) {
 			t.Parallel()
 			ep := endpointURL(t, transport, "in")
-			cfg := writeFile(t, "listen.toml", fmt.Sprintf(`
-[[route]]
-path = "/"
-timeout = "5s"
-  [[route.endpoint]]
-  url = %q
-  mode = "listen"
-`, ep))
-			g := startGateway(t, "--config", cfg)
+			g := startListenGateway(t, ep)
 			c := newClient(t)
 			if resp, body := get(t, c, g.url+"/name"); resp.StatusCode != 503 {
 				t.Errorf("no worker yet: status %d body %q, want 503", resp.StatusCode, body)

@@ -419,15 +419,7 @@ func TestPythonStarlette(t *testing.T) {
 func TestPythonDialRolling(t *testing.T) {
 	needPython(t, "json") // nanogate-wsgi itself needs only the standard library
 	ep := tcpURL(t)
-	cfg := writeFile(t, "nanogate.toml", fmt.Sprintf(`
-[[route]]
-path = "/"
-timeout = "5s"
-  [[route.endpoint]]
-  url = %q
-  mode = "listen"
-`, ep))
-	g := startGateway(t, "--config", cfg)
+	g := startListenGateway(t, ep)
 	var ws []*proc
 	for range 2 {
 		w := startPython(t, "wsgi", "conformance:app", "--dial", ep, "--threads", "4")

@@ -252,19 +252,27 @@ func startGateway(e *env, s *stack, z sizing, gw string, endpoints []string) err
 	return startGatewayLogged(e, s, z, gw, endpoints, false)
 }
 
+// startOneSDKWorker runs one Go SDK hello worker bound to an ipc
+// endpoint of the stack, with the gateway's contexts as its concurrency,
+// and returns the endpoint once the worker listens.
+func startOneSDKWorker(e *env, s *stack) (string, error) {
+	url, sock, err := endpointURL(s, "ipc", "w1")
+	if err != nil {
+		return "", err
+	}
+	if _, err := s.run("worker1", []string{e.bins[binSDK], "--bind", url, "--concurrency", strconv.Itoa(gatewayContexts)}, e.workerEnv...); err != nil {
+		return "", err
+	}
+	return url, waitFile(sock, 10*time.Second)
+}
+
 // startGatewayObserved is nanogate-ipc-1w with what an operator turns on:
 // the access log (a line per request, read by the harness as a log
 // pipeline would) and the admin listener's Prometheus metrics, so that
 // their cost on the request path is measured beside the plain contender.
 func startGatewayObserved(e *env, s *stack, z sizing) error {
-	url, sock, err := endpointURL(s, "ipc", "w1")
+	url, err := startOneSDKWorker(e, s)
 	if err != nil {
-		return err
-	}
-	if _, err := s.run("worker1", []string{e.bins[binSDK], "--bind", url, "--concurrency", strconv.Itoa(gatewayContexts)}, e.workerEnv...); err != nil {
-		return err
-	}
-	if err := waitFile(sock, 10*time.Second); err != nil {
 		return err
 	}
 	return startGatewayLogged(e, s, z, binGateway, []string{url}, true)

@@ -2,9 +2,7 @@ package main
 
 import (
 	"fmt"
-	"strconv"
 	"strings"
-	"time"
 )
 
 // startGatewayZMQ is nanogate-ipc-1w with server.frontend = "zmq": the
@@ -16,14 +14,8 @@ func startGatewayZMQ(e *env, s *stack, z sizing) error {
 	if z.procs > 1 {
 		return fmt.Errorf("the zmq front end runs in one process (no reuse_port); %d idle connections need %d", z.idle, z.procs)
 	}
-	url, sock, err := endpointURL(s, "ipc", "w1")
+	url, err := startOneSDKWorker(e, s)
 	if err != nil {
-		return err
-	}
-	if _, err := s.run("worker1", []string{e.bins[binSDK], "--bind", url, "--concurrency", strconv.Itoa(gatewayContexts)}, e.workerEnv...); err != nil {
-		return err
-	}
-	if err := waitFile(sock, 10*time.Second); err != nil {
 		return err
 	}
 	quiet := e.knowsAccessKey(binGateway)

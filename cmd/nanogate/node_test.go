@@ -268,18 +268,7 @@ func TestNodeStream(t *testing.T) {
 	dir := shortDir(t)
 	ep, inbound := "ipc://"+filepath.Join(dir, "w.sock"), "ipc://"+filepath.Join(dir, "in.sock")
 	w := startNode(t, "stream-app.js", "--bind", ep)
-	g := startGateway(t, "--config", writeFile(t, "nanogate.toml", fmt.Sprintf(`
-[server]
-max_body_bytes = "64MiB"
-[sessions]
-inbound = %q
-[[route]]
-path = "/"
-format = "frames"
-websocket = true
-timeout = "5s"
-endpoints = [%q]
-`, inbound, ep)))
+	g := startGateway(t, "--config", framesConfigWith(t, ep, inbound, `max_body_bytes = "64MiB"`))
 	g.waitConnected(t, 0, ep)
 	c := newClient(t)
 

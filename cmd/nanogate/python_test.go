@@ -228,7 +228,15 @@ func TestPythonDjango(t *testing.T) {
 // frames (WebSocket on) to endpoint ep, and returns its path.
 func framesConfig(t *testing.T, ep, inbound string) string {
 	t.Helper()
+	return framesConfigWith(t, ep, inbound, "")
+}
+
+// framesConfigWith is framesConfig with server, [server] lines, first.
+func framesConfigWith(t *testing.T, ep, inbound, server string) string {
+	t.Helper()
 	return writeFile(t, "nanogate.toml", fmt.Sprintf(`
+[server]
+%s
 [sessions]
 inbound = %q
 [[route]]
@@ -237,7 +245,7 @@ format = "frames"
 websocket = true
 timeout = "5s"
 endpoints = [%q]
-`, inbound, ep))
+`, server, inbound, ep))
 }
 
 // TestPythonFlaskStreaming: the same Flask app under nanogate-asgi --wsgi

@@ -18,5 +18,10 @@
 // socket here sets OptionRetryTime to 0, and internal/sp never resends; a Pool may instead retry an idempotent
 // request once, on the gateway's own terms (see Config.RetryIdempotent).
 //
+// Health: an endpoint whose requests keep failing is ejected for a growing
+// time (health.go, passive); where the route names a health path, each
+// endpoint is also probed every interval and ejected or restored on the
+// probe's answer (probe.go, active).
+//
 // It never imports the HTTP front end: messages are opaque bytes.
 package bridge

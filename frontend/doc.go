@@ -3,8 +3,8 @@
 // encodes it with package session, hands it to the route's Upstream and
 // writes the worker's reply back (format http, handler.go), or relays it
 // as session frames through the route's Streams (hub.Pool, or a ZeroMQ
-// back end): streamed responses and
-// uploads (stream.go, body.go) and WebSocket (websocket.go).
+// back end): streamed responses and uploads (stream.go, body.go) and
+// WebSocket (websocket.go).
 //
 // Request path of format http, top to bottom (handler.go): framing checks,
 // route lookup, encode into a pooled buffer, round trip, parse the reply in
@@ -15,8 +15,10 @@
 // needed).
 //
 // Shutdown: Drain makes every response close its connection, so that
-// clients move to another process (a binary upgrade) before Shutdown
-// closes what stays idle.
+// clients move to another process before Shutdown closes what stays idle.
+// In a binary upgrade, HandOff passes each plain TCP connection to the new
+// process instead, as it waits for its next request, and the new process
+// serves it with Adopt (handoff.go).
 //
 // Failure policy, in one place (gateway.StatusFor, and parseErrorStatus in
 // errors.go for what fasthttp could not read):

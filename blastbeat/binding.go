@@ -215,13 +215,6 @@ func (b *binding) Pin(delta int) {
 	r.mu.Unlock()
 }
 
-// Load is the node's live requests.
-func (b *binding) Load() int {
-	b.r.mu.Lock()
-	defer b.r.mu.Unlock()
-	return len(b.node.pinned)
-}
-
 // failLocked ends the request; r.mu is held.
 func (b *binding) failLocked() {
 	if !b.failed {

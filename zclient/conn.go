@@ -64,9 +64,6 @@ type conn struct {
 // Done is closed when the request failed (hub.Worker).
 func (c *conn) Done() <-chan struct{} { return c.done }
 
-// Load is the requests pinned to this worker: its own, at most one.
-func (c *conn) Load() int { return int(c.pins.Load()) }
-
 // Pin counts the hub's use of the request; at zero the stream has closed
 // and the request leaves the table.
 func (c *conn) Pin(delta int) {

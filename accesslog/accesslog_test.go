@@ -3,8 +3,10 @@ package accesslog
 import (
 	"bytes"
 	"encoding/json"
+	"fmt"
 	"io"
 	"net"
+	"strconv"
 	"strings"
 	"sync"
 	"testing"
@@ -121,7 +123,7 @@ func FuzzLine(f *testing.F) {
 	f.Fuzz(func(t *testing.T, uri, method []byte) {
 		x := exchange()
 		x.URI, x.Method = uri, method
-		line := appendLine(nil, time.Unix(0, 0), &x, true)
+		line := new(scratch).appendLine(nil, time.Unix(0, 0), &x, true)
 		var rec map[string]any
 		if err := json.Unmarshal(line, &rec); err != nil {
 			t.Fatalf("%q: %v", line, err)
@@ -137,9 +139,95 @@ func FuzzLine(f *testing.F) {
 		if len(rec) != 11 || rec["uri"] != asJSON(uri) || rec["method"] != asJSON(method) {
 			t.Fatalf("line %q parsed to %v", line, rec)
 		}
-		text := appendLine(nil, time.Unix(0, 0), &x, false)
+		text := new(scratch).appendLine(nil, time.Unix(0, 0), &x, false)
 		if bytes.Count(text, []byte("\n")) != 1 || text[len(text)-1] != '\n' {
 			t.Fatalf("text line %q", text)
 		}
 	})
 }
+
+// TestTimeStamp: the stamp kept per second reads as time.AppendFormat
+// would, across seconds, milliseconds and zones.
+func TestTimeStamp(t *testing.T) {
+	var s scratch
+	east := time.FixedZone("E", 5*3600+30*60)
+	base := time.Date(2026, 12, 1, 23, 59, 59, 0, time.UTC)
+	for i := range 5000 {
+		now := base.Add(time.Duration(i) * 777 * time.Microsecond)
+		if i%7 == 0 {
+			now = now.In(east)
+		}
+		got := string(s.appendTime(nil, now))
+		if want := now.Format("2006-01-02T15:04:05.000Z07:00"); got != want {
+			t.Fatalf("%v: %q, want %q", now, got, want)
+		}
+	}
+}
+
+// TestMillis: the duration reads as strconv.AppendFloat's shortest form
+// of the same number of milliseconds did.
+func TestMillis(t *testing.T) {
+	for _, us := range []int64{0, 1, 10, 100, 999, 1000, 1001, 1500, 1234, 12000, 99999, 123456789, -1500} {
+		d := time.Duration(us) * time.Microsecond
+		got := string(appendMillis(nil, d))
+		if want := strconv.FormatFloat(float64(us)/1000, 'f', -1, 64); got != want {
+			t.Errorf("%v: %q, want %q", d, got, want)
+		}
+	}
+}
+
+// TestManyWritersKeepOrder: lines from many goroutines, many buffers'
+// worth, all reach the writer whole, each goroutine's in its own order,
+// through a writer slow enough that requests must wait for buffers.
+func TestManyWritersKeepOrder(t *testing.T) {
+	var out syncBuffer
+	slow := writerFunc(func(p []byte) (int, error) {
+		time.Sleep(time.Millisecond)
+		return out.Write(p)
+	})
+	l := New(slow, false)
+	const writers, each = 8, 4000 // about 8 buffers of lines
+	var wg sync.WaitGroup
+	for w := range writers {
+		wg.Go(func() {
+			x := exchange()
+			for i := range each {
+				x.RequestID = []byte(strconv.Itoa(w) + "-" + strconv.Itoa(i))
+				l.Served(x)
+			}
+		})
+	}
+	wg.Wait()
+	l.Close()
+	next := make([]int, writers)
+	lines := strings.Split(strings.TrimSuffix(out.String(), "\n"), "\n")
+	if len(lines) != writers*each {
+		t.Fatalf("%d lines, want %d", len(lines), writers*each)
+	}
+	for _, line := range lines {
+		i := strings.Index(line, " id=")
+		var w, n int
+		if _, err := fmt.Sscanf(line[i+4:], "%d-%d", &w, &n); err != nil || n != next[w] {
+			t.Fatalf("line %q out of order (want %d-%d)", line, w, next[w])
+		}
+		next[w]++
+	}
+}
+
+// TestServedAfterClose: a line served after Close is written, not lost
+// or blocked on a flusher that is gone.
+func TestServedAfterClose(t *testing.T) {
+	var out syncBuffer
+	l := New(&out, false)
+	l.Close()
+	for range 2000 { // more than a buffer
+		l.Served(exchange())
+	}
+	if n := strings.Count(out.String(), "msg=access"); n != 2000 {
+		t.Fatalf("%d lines after Close, want 2000", n)
+	}
+}
+
+type writerFunc func([]byte) (int, error)
+
+func (f writerFunc) Write(p []byte) (int, error) { return f(p) }

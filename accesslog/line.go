@@ -1,6 +1,7 @@
 package accesslog
 
 import (
+	"bytes"
 	"net"
 	"net/netip"
 	"strconv"
@@ -10,16 +11,39 @@ import (
 	"github.com/nanogate/nanogate/gateway"
 )
 
+// scratch is what one line is made in, kept in a pool: the line, and the
+// time stamp's second, zone and all, formatted once per second rather than
+// per line (time.AppendFormat was a fifth of the line's cost).
+type scratch struct {
+	line  []byte
+	sec   int64          // the Unix second stamp is for
+	loc   *time.Location // and its location
+	stamp []byte         // "2006-01-02T15:04:05.000Z07:00" formatted at sec
+	ms    int            // where the milliseconds are in stamp
+}
+
+// appendTime appends now as slog does, to the millisecond.
+func (s *scratch) appendTime(b []byte, now time.Time) []byte {
+	if sec := now.Unix(); sec != s.sec || now.Location() != s.loc || s.stamp == nil {
+		s.stamp = now.AppendFormat(s.stamp[:0], "2006-01-02T15:04:05.000Z07:00") // slog's precision
+		s.sec, s.loc = sec, now.Location()
+		s.ms = bytes.IndexByte(s.stamp, '.') + 1
+	}
+	ms := now.Nanosecond() / 1e6
+	s.stamp[s.ms], s.stamp[s.ms+1], s.stamp[s.ms+2] = byte('0'+ms/100), byte('0'+ms/10%10), byte('0'+ms%10)
+	return append(b, s.stamp...)
+}
+
 // appendLine appends one access line, JSON or text, ended by a newline:
 //
 //	{"time":"...","level":"INFO","msg":"access","client":"192.0.2.1:4242","method":"GET",...}
 //	time=... level=INFO msg=access client=192.0.2.1:4242 method=GET ...
-func appendLine(b []byte, now time.Time, x *gateway.Exchange, json bool) []byte {
+func (s *scratch) appendLine(b []byte, now time.Time, x *gateway.Exchange, json bool) []byte {
 	f := fields{b: b, json: json}
 	if json {
 		f.b = append(f.b, '{')
 	}
-	f.raw("time", now.AppendFormat(f.scratch[:0], "2006-01-02T15:04:05.000Z07:00")) // slog's precision
+	f.raw("time", s.appendTime(f.scratch[:0], now))
 	f.str("level", "INFO")
 	f.str("msg", "access")
 	f.bytes("client", appendAddr(f.scratch[:0], x.Client))
@@ -27,7 +51,7 @@ func appendLine(b []byte, now time.Time, x *gateway.Exchange, json bool) []byte 
 	f.bytes("uri", x.URI)
 	f.num("status", strconv.AppendInt(f.scratch[:0], int64(x.Status), 10))
 	f.num("bytes", strconv.AppendInt(f.scratch[:0], int64(x.Bytes), 10))
-	f.num("ms", strconv.AppendFloat(f.scratch[:0], float64(x.Elapsed.Microseconds())/1000, 'f', -1, 64))
+	f.num("ms", appendMillis(f.scratch[:0], x.Elapsed))
 	route := ""
 	if x.Route != nil {
 		route = x.Route.Name
@@ -41,6 +65,29 @@ func appendLine(b []byte, now time.Time, x *gateway.Exchange, json bool) []byte 
 		f.b = append(f.b, '}')
 	}
 	return append(f.b, '\n')
+}
+
+// appendMillis appends d in milliseconds to the microsecond, with no
+// trailing zeros ("1.5", "12", "0.034"): what strconv.AppendFloat's
+// shortest form gave for the same value, at a third of its cost.
+func appendMillis(b []byte, d time.Duration) []byte {
+	us := d.Microseconds()
+	if us < 0 {
+		b = append(b, '-')
+		us = -us
+	}
+	b = strconv.AppendInt(b, us/1000, 10)
+	frac := us % 1000
+	if frac == 0 {
+		return b
+	}
+	digits := [3]byte{byte('0' + frac/100), byte('0' + frac/10%10), byte('0' + frac%10)}
+	n := 3
+	for digits[n-1] == '0' {
+		n--
+	}
+	b = append(b, '.')
+	return append(b, digits[:n]...)
 }
 
 // appendAddr appends a TCP address without allocating; other kinds go

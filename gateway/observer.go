@@ -26,6 +26,7 @@ type Exchange struct {
 	Status    int
 	Bytes     int // response body bytes; -1 for a stream, whose length is not known yet
 	Elapsed   time.Duration
+	End       time.Time // when it was served; zero: the observer reads the clock
 	Reason    Reason // why the gateway answered itself, or ReasonNone
 }
 

@@ -3,10 +3,10 @@ package frontend
 import (
 	"errors"
 	"io"
-	"sync"
 	"time"
 
 	"github.com/nanogate/nanogate/hub"
+	"github.com/nanogate/nanogate/internal/pieces"
 	"github.com/nanogate/nanogate/protocol/frames"
 	"github.com/valyala/fasthttp"
 )
@@ -55,9 +55,6 @@ func (s *Server) bufferedBody(ctx *fasthttp.RequestCtx, sc *scratch) ([]byte, er
 	}
 }
 
-// bodyPiece pools the buffers an upload is relayed through.
-var bodyPiece = sync.Pool{New: func() any { b := make([]byte, maxBodyFrame); return &b }}
-
 // streamBodyUp relays the request body to the worker in body frames as it
 // arrives, then the empty body frame that ends it. Each read may wait for
 // the client up to the read timeout, so a long upload is bounded by its
@@ -68,19 +65,24 @@ func (s *Server) streamBodyUp(ctx *fasthttp.RequestCtx, st *hub.Stream) error {
 	if r == nil {
 		return s.sendBodyFrames(st, ctx.Request.Body())
 	}
-	bp := bodyPiece.Get().(*[]byte)
-	defer bodyPiece.Put(bp)
 	conn, total := ctx.Conn(), 0
 	for {
 		conn.SetReadDeadline(time.Now().Add(s.readTimeout))
+		// Each piece goes to the worker's connection in its own buffer,
+		// written from there, not copied into the connection's batch.
+		bp := pieces.Get(maxBodyFrame)
 		n, err := fill(r, *bp)
 		if total += n; total > s.maxBody {
+			pieces.Put(bp)
 			return errBodyTooLarge
 		}
 		if n > 0 {
-			if serr := st.Send(frames.Body, (*bp)[:n]); serr != nil {
+			*bp = (*bp)[:n]
+			if serr := st.SendOwned(frames.Body, bp); serr != nil {
 				return serr
 			}
+		} else {
+			pieces.Put(bp)
 		}
 		switch {
 		case err == io.EOF:

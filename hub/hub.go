@@ -126,14 +126,15 @@ func (h *Hub) Live() int {
 
 func (h *Hub) shard(sid [16]byte) *shard { return &h.shards[sid[0]%64] }
 
-// deliver runs on the inbound readers, one per pushing peer.
-func (h *Hub) deliver(msg []byte) {
-	f, err := frames.Parse(msg)
+// deliver runs on the inbound readers, one per pushing peer. It keeps the
+// message's buffer when the frame's body is queued in it.
+func (h *Hub) deliver(msg *[]byte) (kept bool) {
+	f, err := frames.Parse(*msg)
 	if err != nil {
 		h.Malformed(err.Error())
-		return
+		return false
 	}
-	h.Deliver(f)
+	return h.deliverIn(f, msg)
 }
 
 // Malformed counts a message from a worker that is not a frame (detail
@@ -145,7 +146,11 @@ func (h *Hub) Malformed(detail string) { h.drop(dropMalformed, detail) }
 // ROUTER, ZHTTP sockets). A frame for an unknown session or an ended
 // stream is dropped and counted; a ping is answered with a pong on the
 // stream's worker. f.Body is copied; the caller keeps it.
-func (h *Hub) Deliver(f frames.Frame) {
+func (h *Hub) Deliver(f frames.Frame) { h.deliverIn(f, nil) }
+
+// deliverIn is Deliver, given the buffer f.Body is in if the stream may
+// keep it (nil: copy); it reports whether it was kept.
+func (h *Hub) deliverIn(f frames.Frame, buf *[]byte) (kept bool) {
 	sh := h.shard(f.SID)
 	sh.mu.Lock()
 	st := sh.m[f.SID]
@@ -162,8 +167,9 @@ func (h *Hub) Deliver(f frames.Frame) {
 	case f.Type == frames.Ping:
 		st.pong()
 	default:
-		st.put(f)
+		return st.put(f, buf)
 	}
+	return false
 }
 
 // dropReportEvery bounds the drop log: one line per interval at most, with

@@ -1,6 +1,7 @@
 package hub
 
 import (
+	"bytes"
 	"context"
 	"log/slog"
 	"os"
@@ -9,6 +10,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/nanogate/nanogate/internal/pieces"
 	"github.com/nanogate/nanogate/internal/sp"
 	"github.com/nanogate/nanogate/protocol/frames"
 )
@@ -38,7 +40,7 @@ func newRig(t *testing.T) *rig {
 	}
 	t.Cleanup(func() { h.Close() })
 	r := &rig{h: h, toWork: make(chan frames.Frame, 64)}
-	worker, err := sp.NewPull(sp.LinkConfig{URL: ep, Listen: true, Logger: quiet}, func(msg []byte) {
+	worker, err := sp.NewPull(sp.LinkConfig{URL: ep, Listen: true, Logger: quiet}, sp.Borrowing(func(msg []byte) {
 		f, err := frames.Parse(msg)
 		if err != nil {
 			t.Errorf("hub sent %q: %v", msg, err)
@@ -46,7 +48,7 @@ func newRig(t *testing.T) *rig {
 		}
 		f.Body = append([]byte(nil), f.Body...)
 		r.toWork <- f
-	})
+	}))
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -215,5 +217,38 @@ func TestPingPong(t *testing.T) {
 		}
 	case <-time.After(5 * time.Second):
 		t.Fatal("no pong")
+	}
+}
+
+// TestLargeFramesKeptInOrder: large chunks through the inbound socket
+// (kept in the reader's buffer, not copied) and small ones (copied) reach
+// Next whole and in order, and each stays intact until the next call
+// although the reader goes on reading; SendOwned reaches the worker.
+func TestLargeFramesKeptInOrder(t *testing.T) {
+	r := newRig(t)
+	sid := [16]byte{2}
+	st, err := r.pool.Open(sid, 1)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer st.Close(false)
+	if err := st.SendOwned(frames.Body, pieces.Copy(bytes.Repeat([]byte("u"), 100<<10))); err != nil {
+		t.Fatal(err)
+	}
+	if f := <-r.toWork; f.Type != frames.Body || len(f.Body) != 100<<10 || f.Body[0] != 'u' {
+		t.Fatalf("worker got %s of %d bytes", f.Type, len(f.Body))
+	}
+	sizes := []int{64 << 10, 3, 200 << 10, 64 << 10, 10, 40 << 10}
+	for i, n := range sizes {
+		r.pushFrame(t, sid, frames.Chunk, 1, strings.Repeat(string(rune('a'+i)), n))
+	}
+	for i, n := range sizes {
+		ty, body, err := st.Next(5 * time.Second)
+		if err != nil || ty != frames.Chunk || len(body) != n {
+			t.Fatalf("frame %d: %s of %d bytes, %v; want a chunk of %d", i, ty, len(body), err, n)
+		}
+		if want := bytes.Repeat([]byte{byte('a' + i)}, n); !bytes.Equal(body, want) {
+			t.Fatalf("frame %d differs", i)
+		}
 	}
 }

@@ -34,7 +34,7 @@ type Stream struct {
 	wake   chan struct{}
 	timer  *time.Timer
 	closed bool
-	taken  *[]byte // the body Next returned last, recycled at the next call
+	taken  []*[]byte // the bodies Next and More returned last, recycled at the next call
 	onCut  func()  // run once, by put, when the stream overflows
 }
 
@@ -50,7 +50,8 @@ func (s *Stream) OnCut(f func()) {
 
 type item struct {
 	t    frames.Type
-	body *[]byte // from pieces.Copy
+	body []byte
+	buf  *[]byte // body's backing, from package pieces
 }
 
 // Send sends one frame to the stream's worker. It waits while the worker's
@@ -63,13 +64,38 @@ func (s *Stream) Send(t frames.Type, body []byte) error {
 	return nil
 }
 
+// ownedSender is a Worker that can send a body from a buffer of package
+// pieces without copying it (the hub's own PUSH workers).
+type ownedSender interface {
+	SendOwned(sid [16]byte, num uint32, t frames.Type, body *[]byte) error
+}
+
+// SendOwned is Send for a body in a buffer from package pieces, which it
+// takes in every case; a worker that can write it without a copy does.
+func (s *Stream) SendOwned(t frames.Type, body *[]byte) error {
+	var err error
+	if o, ok := s.worker.(ownedSender); ok {
+		err = o.SendOwned(s.SID, s.Num, t, body)
+	} else {
+		err = s.worker.Send(s.SID, s.Num, t, *body)
+		pieces.Put(body)
+	}
+	if err != nil {
+		return ErrWorkerLost
+	}
+	return nil
+}
+
 // Next returns the next frame from the worker, waiting at most idle. The
 // body is the caller's until the next call. Frames queued before the
 // worker's connection ended are still returned, then ErrWorkerLost; a cut
 // (ErrOverflow) or an Interrupt is returned at once.
 func (s *Stream) Next(idle time.Duration) (frames.Type, []byte, error) {
-	pieces.Put(s.taken)
-	s.taken = nil
+	for i, bp := range s.taken {
+		pieces.Put(bp)
+		s.taken[i] = nil
+	}
+	s.taken = s.taken[:0]
 	if s.timer == nil {
 		s.timer = time.NewTimer(idle)
 	} else {
@@ -91,10 +117,10 @@ func (s *Stream) Next(idle time.Duration) (frames.Type, []byte, error) {
 			if s.head == len(s.q) {
 				s.q, s.head = s.q[:0], 0
 			}
-			s.queued -= len(*it.body)
+			s.queued -= len(it.body)
 			s.mu.Unlock()
-			s.taken = it.body
-			return it.t, *it.body, nil
+			s.taken = append(s.taken, it.buf)
+			return it.t, it.body, nil
 		}
 		s.mu.Unlock()
 		if lost {
@@ -110,16 +136,42 @@ func (s *Stream) Next(idle time.Duration) (frames.Type, []byte, error) {
 	}
 }
 
-// put queues a frame from the inbound side, copying its body. Past the
-// bounds the stream fails with ErrOverflow: the client is not keeping up or
-// the worker ignored its credit, and holding more would let one stream take
-// the gateway's memory.
-func (s *Stream) put(f frames.Frame) {
+// More appends to dst the bodies of the frames of type t queued right
+// behind the one Next returned, without waiting, while their bytes add up
+// to at most max; they too are the caller's until the next call of Next.
+// A writer that finds several pieces waiting sends them in one write.
+func (s *Stream) More(t frames.Type, dst [][]byte, max int) [][]byte {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	for s.err == nil && s.head < len(s.q) {
+		it := s.q[s.head]
+		if it.t != t || len(it.body) > max || len(it.body) == 0 {
+			break
+		}
+		max -= len(it.body)
+		s.q[s.head] = item{}
+		s.head++
+		s.queued -= len(it.body)
+		s.taken = append(s.taken, it.buf)
+		dst = append(dst, it.body)
+	}
+	if s.head == len(s.q) {
+		s.q, s.head = s.q[:0], 0
+	}
+	return dst
+}
+
+// put queues a frame from the inbound side. Its body is in buf, which put
+// keeps (and reports it) when the body is most of it; otherwise, or with a
+// nil buf, the body is copied. Past the bounds the stream fails with
+// ErrOverflow: the client is not keeping up or the worker ignored its
+// credit, and holding more would let one stream take the gateway's memory.
+func (s *Stream) put(f frames.Frame, buf *[]byte) (kept bool) {
 	s.mu.Lock()
 	if s.err != nil {
 		s.mu.Unlock()
 		s.hub.drop(dropEnded, f.Type.String())
-		return
+		return false
 	}
 	if s.queued+len(f.Body) > maxQueuedBytes || len(s.q)-s.head >= maxQueuedFrames {
 		s.err = ErrOverflow
@@ -131,18 +183,24 @@ func (s *Stream) put(f frames.Frame) {
 		if cut != nil {
 			cut()
 		}
-		return
+		return false
 	}
-	s.q = append(s.q, item{f.Type, pieces.Copy(f.Body)})
+	it := item{t: f.Type, body: f.Body, buf: buf}
+	if kept = buf != nil && pieces.Worth(buf, len(f.Body)); !kept {
+		it.buf = pieces.Copy(f.Body)
+		it.body = *it.buf
+	}
+	s.q = append(s.q, it)
 	s.queued += len(f.Body)
 	s.mu.Unlock()
 	s.signal()
+	return kept
 }
 
 // drop recycles what is queued; s.mu is held.
 func (s *Stream) drop() {
 	for _, it := range s.q[s.head:] {
-		pieces.Put(it.body)
+		pieces.Put(it.buf)
 	}
 	s.q, s.head, s.queued = nil, 0, 0
 }

@@ -60,4 +60,11 @@ func (w pushWorker) Send(sid [16]byte, num uint32, t frames.Type, body []byte) e
 	return w.Peer.Send(frames.AppendHeader(b[:0], sid, t, num), body)
 }
 
+// SendOwned is Send for a body in a buffer from package pieces, which it
+// takes: the connection writes it without a copy (Stream.SendOwned).
+func (w pushWorker) SendOwned(sid [16]byte, num uint32, t frames.Type, body *[]byte) error {
+	var b [64]byte
+	return w.Peer.SendOwned(frames.AppendHeader(b[:0], sid, t, num), body)
+}
+
 func (w pushWorker) Pin(delta int) { w.Peer.Pin(int32(delta)) }

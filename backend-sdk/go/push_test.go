@@ -14,9 +14,9 @@ func fakeInbound(t *testing.T, url string) chan []byte {
 	t.Helper()
 	got := make(chan []byte, 64)
 	quiet, _ := newLogger()
-	pull, err := sp.NewPull(sp.LinkConfig{URL: url, Listen: true, Logger: quiet}, func(msg []byte) {
+	pull, err := sp.NewPull(sp.LinkConfig{URL: url, Listen: true, Logger: quiet}, sp.Borrowing(func(msg []byte) {
 		got <- bytes.Clone(msg)
-	})
+	}))
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -76,7 +76,7 @@ func TestPusherReconnects(t *testing.T) {
 	quiet, _ := newLogger()
 	got := make(chan []byte, 4)
 	collect := func(msg []byte) { got <- bytes.Clone(msg) }
-	first, err := sp.NewPull(sp.LinkConfig{URL: url, Listen: true, Logger: quiet}, collect)
+	first, err := sp.NewPull(sp.LinkConfig{URL: url, Listen: true, Logger: quiet}, sp.Borrowing(collect))
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -90,7 +90,7 @@ func TestPusherReconnects(t *testing.T) {
 	}
 	recv(t, got, "the first push")
 	first.Close()
-	second, err := sp.NewPull(sp.LinkConfig{URL: url, Listen: true, Logger: quiet}, collect)
+	second, err := sp.NewPull(sp.LinkConfig{URL: url, Listen: true, Logger: quiet}, sp.Borrowing(collect))
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -172,16 +172,16 @@ func (s *StreamServer) closeSockets() error {
 
 // deliver takes one frame from the gateway; it runs on the reader of that
 // gateway connection, and msg is valid only during the call.
-func (s *StreamServer) deliver(msg []byte) {
-	f, err := frames.Parse(msg)
+func (s *StreamServer) deliver(msg *[]byte) (kept bool) {
+	f, err := frames.Parse(*msg)
 	if err != nil {
-		s.logger().Warn("worker: bad frame", "err", err, "size", len(msg))
-		return
+		s.logger().Warn("worker: bad frame", "err", err, "size", len(*msg))
+		return false
 	}
 	key := streamKey{f.SID, f.Stream}
 	if f.Type == frames.Request {
 		s.open(key, f.Body)
-		return
+		return false
 	}
 	s.mu.Lock()
 	st := s.streams[key]
@@ -191,15 +191,15 @@ func (s *StreamServer) deliver(msg []byte) {
 		// crossed the end): expected, and harmless.
 		s.logger().Debug("worker: frame for no running stream", "type", f.Type.String(),
 			"session", hex.EncodeToString(key.sid[:]), "stream", key.num)
-		return
+		return false
 	}
 	switch f.Type {
 	case frames.Body:
 		if st.wantBody {
-			st.put(f.Type, f.Body)
+			return st.put(f.Type, f.Body, msg)
 		}
 	case frames.WSText, frames.WSBinary, frames.WSClose:
-		st.put(f.Type, f.Body)
+		return st.put(f.Type, f.Body, msg)
 	case frames.Credit:
 		if n, ok := frames.ParseCredit(f.Body); ok {
 			st.win.add(n)
@@ -210,6 +210,7 @@ func (s *StreamServer) deliver(msg []byte) {
 		st.end(ErrStreamEnded)
 	}
 	// Other types (ping, pong, types of later versions) mean nothing here.
+	return false
 }
 
 // open starts a stream for a request frame, or answers it at once when it
@@ -258,9 +259,9 @@ func (s *StreamServer) open(key streamKey, body []byte) {
 	s.wg.Add(1)
 	s.mu.Unlock()
 	if len(h.early) > 0 {
-		st.put(frames.Body, h.early)
+		st.put(frames.Body, h.early, nil)
 		if h.length >= 0 && int64(len(h.early)) >= h.length {
-			st.put(frames.Body, nil) // the whole body came with the head
+			st.put(frames.Body, nil, nil) // the whole body came with the head
 		}
 	}
 	go s.serve(st, h.r)

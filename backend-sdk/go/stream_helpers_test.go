@@ -48,7 +48,7 @@ func newFakeGateway(t *testing.T, s *StreamServer) *fakeGateway {
 	dir := t.TempDir()
 	g := &fakeGateway{t: t, inbound: "ipc://" + filepath.Join(dir, "inbound.sock"), got: make(chan gotFrame, 4096)}
 	quiet, _ := newLogger()
-	pull, err := sp.NewPull(sp.LinkConfig{URL: g.inbound, Listen: true, Logger: quiet}, g.deliver)
+	pull, err := sp.NewPull(sp.LinkConfig{URL: g.inbound, Listen: true, Logger: quiet}, sp.Borrowing(g.deliver))
 	if err != nil {
 		t.Fatal(err)
 	}

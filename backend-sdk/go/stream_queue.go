@@ -31,14 +31,19 @@ type item struct {
 	buf  *[]byte // data's pooled backing (body pieces only), for recycle; nil otherwise
 }
 
-// newItem copies data (only valid during the PULL handler's call); a body
-// piece goes into a lent buffer (package pieces), given back once read.
-func newItem(t frames.Type, data []byte) item {
+// newItem holds data, which is in buf, the PULL reader's buffer (package
+// pieces): a body piece that is most of buf is kept in it, and kept says
+// so; other data is copied, a body piece into a lent buffer, given back
+// once read.
+func newItem(t frames.Type, data []byte, buf *[]byte) (it item, kept bool) {
 	if t != frames.Body || len(data) == 0 {
-		return item{t: t, data: append([]byte(nil), data...)}
+		return item{t: t, data: append([]byte(nil), data...)}, false
+	}
+	if buf != nil && pieces.Worth(buf, len(data)) {
+		return item{t: t, data: data, buf: buf}, true
 	}
 	bp := pieces.Copy(data)
-	return item{t: t, data: *bp, buf: bp}
+	return item{t: t, data: *bp, buf: bp}, false
 }
 
 // recycle gives a body piece's buffer back once its reader is done with it.
@@ -74,11 +79,10 @@ func signal(c chan struct{}) {
 	}
 }
 
-// put queues a copy of data (which is only valid during the PULL
-// handler's call). It waits while the queue is full, until the handler
+// put queues data (see newItem; kept says whether buf was kept). It waits while the queue is full, until the handler
 // takes something, stop is closed (the stream ended) or limit passes; it
 // returns errStalled in the last case, nil otherwise (queued or dropped).
-func (q *queue) put(t frames.Type, data []byte, stop <-chan struct{}, limit time.Duration) error {
+func (q *queue) put(t frames.Type, data []byte, buf *[]byte, stop <-chan struct{}, limit time.Duration) (kept bool, err error) {
 	var timer *time.Timer
 	defer func() {
 		if timer != nil {
@@ -89,7 +93,7 @@ func (q *queue) put(t frames.Type, data []byte, stop <-chan struct{}, limit time
 		q.mu.Lock()
 		if q.closed || q.err != nil {
 			q.mu.Unlock()
-			return nil
+			return false, nil
 		}
 		n := len(q.items) - q.head
 		if n == 0 || n < q.maxItems && q.bytes+len(data) <= q.maxBytes {
@@ -100,11 +104,12 @@ func (q *queue) put(t frames.Type, data []byte, stop <-chan struct{}, limit time
 				clear(q.items[m:])
 				q.items, q.head = q.items[:m], 0
 			}
-			q.items = append(q.items, newItem(t, data))
+			it, kept := newItem(t, data, buf)
+			q.items = append(q.items, it)
 			q.bytes += len(data)
 			q.mu.Unlock()
 			signal(q.readable)
-			return nil
+			return kept, nil
 		}
 		q.mu.Unlock()
 		if timer == nil {
@@ -113,9 +118,9 @@ func (q *queue) put(t frames.Type, data []byte, stop <-chan struct{}, limit time
 		select {
 		case <-q.writable:
 		case <-stop:
-			return nil
+			return false, nil
 		case <-timer.C:
-			return errStalled
+			return false, errStalled
 		}
 	}
 }

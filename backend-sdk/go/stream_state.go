@@ -52,19 +52,22 @@ func newStream(s *StreamServer, key streamKey, push *sp.Push, h *streamHead) *st
 // sessionID is the session id in hex, as in X-Nanogate-Session.
 func (st *stream) sessionID() string { return hex.EncodeToString(st.key.sid[:]) }
 
-// put queues a frame for the handler. A handler that leaves its queue full
+// put queues a frame for the handler, in buf (the PULL reader's) when it
+// is worth keeping (kept). A handler that leaves its queue full
 // for the stall limit has its stream cut, so that the frames behind on the
 // gateway's connection flow again.
-func (st *stream) put(t frames.Type, data []byte) {
+func (st *stream) put(t frames.Type, data []byte, buf *[]byte) (kept bool) {
 	limit := st.srv.stallLimit
 	if limit <= 0 {
 		limit = defaultStallLimit
 	}
-	if err := st.in.put(t, data, st.ctx.Done(), limit); err != nil {
+	kept, err := st.in.put(t, data, buf, st.ctx.Done(), limit)
+	if err != nil {
 		st.srv.logger().Warn("worker: stream cut", "err", err,
 			"session", st.sessionID(), "stream", st.key.num, "stall_limit", limit)
 		st.cut(err)
 	}
+	return kept
 }
 
 // cut ends the stream from this side, telling the gateway to close the

@@ -41,7 +41,7 @@ func startScripted(t testing.TB, endpoint, inbound string) *scripted {
 	t.Helper()
 	quiet := slog.New(slog.DiscardHandler)
 	w := &scripted{t: t, in: make(chan frames.Frame, 1024)}
-	pull, err := sp.NewPull(sp.LinkConfig{URL: endpoint, Listen: true, Logger: quiet}, func(msg []byte) {
+	pull, err := sp.NewPull(sp.LinkConfig{URL: endpoint, Listen: true, Logger: quiet}, sp.Borrowing(func(msg []byte) {
 		f, err := frames.Parse(msg)
 		if err != nil {
 			t.Errorf("gateway sent a malformed frame %q: %v", msg, err)
@@ -49,7 +49,7 @@ func startScripted(t testing.TB, endpoint, inbound string) *scripted {
 		}
 		f.Body = bytes.Clone(f.Body)
 		w.in <- f
-	})
+	}))
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -10,6 +10,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/nanogate/nanogate/internal/pieces"
 	"go.nanomsg.org/mangos/v3/protocol/pull"
 	"go.nanomsg.org/mangos/v3/protocol/push"
 )
@@ -48,7 +49,7 @@ func (c *collector) wait(t *testing.T, n int) []string {
 func newPull(t *testing.T, cfg LinkConfig, h func([]byte)) *Pull {
 	t.Helper()
 	cfg.Logger = quiet
-	p, err := NewPull(cfg, h)
+	p, err := NewPull(cfg, Borrowing(h))
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -294,5 +295,79 @@ func TestSender(t *testing.T) {
 	}
 	if time.Since(start) > 2*time.Second {
 		t.Fatal("a wrong peer was retried until the deadline")
+	}
+}
+
+// TestPipelineLargeAndOwned: messages of every size class, sent with Send
+// and SendOwned in turn, arrive whole and in order over ipc and tcp, while
+// the Pull reads large bodies past its buffer (readBody); buffers the
+// handler keeps are never read into again.
+func TestPipelineLargeAndOwned(t *testing.T) {
+	sizes := []int{0, 5, largeBody - 1, largeBody, 64 << 10, 64<<10 + 40, 3, 256 << 10, 100 << 10, 17, 1 << 20, 1}
+	for name, url := range urls(t) {
+		t.Run(name, func(t *testing.T) {
+			type kept struct {
+				bp   *[]byte
+				want []byte
+			}
+			var mu sync.Mutex
+			var keep []kept
+			got := make(chan []byte, len(sizes)*4)
+			cfg := LinkConfig{URL: url, Listen: true, Logger: quiet, MaxRecvSize: 2 << 20}
+			pl, err := NewPull(cfg, func(msg *[]byte) bool {
+				got <- bytes.Clone(*msg)
+				if len(*msg)%2 == 1 { // keep every odd-sized message
+					mu.Lock()
+					keep = append(keep, kept{msg, bytes.Clone(*msg)})
+					mu.Unlock()
+					return true
+				}
+				return false
+			})
+			if err != nil {
+				t.Fatal(err)
+			}
+			t.Cleanup(func() { pl.Close() })
+			p := newPush(t, LinkConfig{URL: url})
+			waitPushPeers(t, p, 1)
+			peer := p.Pick()
+			var want [][]byte
+			for round := range 4 {
+				for i, n := range sizes {
+					body := make([]byte, n)
+					for j := range body {
+						body[j] = byte(round*31 + i + j*7)
+					}
+					hdr := []byte{byte(i), byte(round)}
+					want = append(want, append(append([]byte(nil), hdr...), body...))
+					if (i+round)%2 == 0 {
+						err = peer.Send(hdr, body)
+					} else {
+						bp := pieces.Copy(body)
+						err = peer.SendOwned(hdr, bp)
+					}
+					if err != nil {
+						t.Fatal(err)
+					}
+				}
+			}
+			for i, w := range want {
+				select {
+				case m := <-got:
+					if !bytes.Equal(m, w) {
+						t.Fatalf("message %d: %d bytes, want %d (or its bytes differ)", i, len(m), len(w))
+					}
+				case <-time.After(10 * time.Second):
+					t.Fatalf("received %d messages, want %d", i, len(want))
+				}
+			}
+			mu.Lock()
+			defer mu.Unlock()
+			for i, k := range keep {
+				if !bytes.Equal(*k.bp, k.want) {
+					t.Fatalf("kept message %d was overwritten", i)
+				}
+			}
+		})
 	}
 }

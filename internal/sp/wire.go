@@ -104,12 +104,17 @@ func handshake(c net.Conn, self, peer uint16) error {
 // appendFrame appends one message: transport framing, the backtrace words
 // in hdr, then body.
 func appendFrame(dst []byte, ipc bool, hdr, body []byte) []byte {
+	return append(appendFrameHead(dst, ipc, hdr, len(body)), body...)
+}
+
+// appendFrameHead appends the transport framing and hdr of a message whose
+// body of n bytes follows separately.
+func appendFrameHead(dst []byte, ipc bool, hdr []byte, n int) []byte {
 	if ipc {
 		dst = append(dst, 1)
 	}
-	dst = binary.BigEndian.AppendUint64(dst, uint64(len(hdr)+len(body)))
-	dst = append(dst, hdr...)
-	return append(dst, body...)
+	dst = binary.BigEndian.AppendUint64(dst, uint64(len(hdr)+n))
+	return append(dst, hdr...)
 }
 
 // frameReader reads message sizes; bodies are read by the caller from r.

@@ -377,7 +377,7 @@ type received struct {
 func newInbound(t *testing.T, url string) *inbound {
 	t.Helper()
 	g := &inbound{url: url, streams: make(map[key]chan received)}
-	pull, err := sp.NewPull(sp.LinkConfig{URL: url, Listen: true, Logger: quiet}, g.deliver)
+	pull, err := sp.NewPull(sp.LinkConfig{URL: url, Listen: true, Logger: quiet}, sp.Borrowing(g.deliver))
 	if err != nil {
 		t.Fatal(err)
 	}

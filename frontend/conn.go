@@ -149,13 +149,27 @@ func (c *clientConn) armRead() error {
 }
 
 func (c *clientConn) Write(p []byte) (int, error) {
-	if !c.handover && c.wd.due(c.slack) {
-		c.wd.armed = c.wd.want
-		if err := c.Conn.SetWriteDeadline(c.wd.want); err != nil {
-			return 0, err
-		}
+	if err := c.armWrite(); err != nil {
+		return 0, err
 	}
 	return c.Conn.Write(p)
+}
+
+func (c *clientConn) armWrite() error {
+	if c.handover || !c.wd.due(c.slack) {
+		return nil
+	}
+	c.wd.armed = c.wd.want
+	return c.Conn.SetWriteDeadline(c.wd.want)
+}
+
+// writeVector writes v, as Write writes one buffer: in one writev on a
+// TCP connection.
+func (c *clientConn) writeVector(v *net.Buffers) (int64, error) {
+	if err := c.armWrite(); err != nil {
+		return 0, err
+	}
+	return v.WriteTo(c.Conn)
 }
 
 // aheadSize holds a typical request head and small body in one read.

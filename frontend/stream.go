@@ -6,6 +6,7 @@ import (
 	"io"
 	"log/slog"
 	"net"
+	"strconv"
 	"time"
 
 	"github.com/nanogate/nanogate/gateway"
@@ -179,7 +180,43 @@ type streamBody struct {
 	closeConn    func() // closes the client connection after this response; nil for other conns
 	log          *slog.Logger
 	rid          string
+	vec          net.Buffers // a chunk's size line, data and CRLF (writeChunk)
+	more         [][]byte    // pieces joined to a chunk (Stream.More)
+	size         [18]byte    // the size line's bytes
 }
+
+// chunkWriter writes several buffers in one system call: clientConn.
+type chunkWriter interface {
+	writeVector(v *net.Buffers) (int64, error)
+}
+
+var crlf = []byte("\r\n")
+
+// writeChunk writes p, and the pieces in more after it, as one chunk of a
+// chunked body (RFC 9112 section 7.1) in one writev, straight to the
+// connection. Through fasthttp's writer a 64 KiB chunk took three writes
+// (the size line with the start of the data, the rest of the data, the
+// CRLF): a streamed download ran at 0.50 of net/http's speed, and at 0.57
+// in one writev (bench/harness --scenario stream). Only once fasthttp's
+// buffer is empty: after its own first chunk, which it flushes with the
+// head. It returns the data bytes written.
+func (b *streamBody) writeChunk(cw chunkWriter, p []byte, more [][]byte) (int, error) {
+	size := len(p)
+	for _, m := range more {
+		size += len(m)
+	}
+	line := strconv.AppendInt(b.size[:0], int64(size), 16)
+	line = append(line, '\r', '\n')
+	b.vec = append(append(append(b.vec[:0], line, p), more...), crlf)
+	n, err := cw.writeVector(&b.vec)
+	clear(b.vec[:cap(b.vec)]) // the pieces go back to their pool
+	return max(0, min(size, int(n)-len(line))), err
+}
+
+// maxJoin bounds the pieces waiting in the stream that one chunk takes
+// (Stream.More): when the client is slower than the worker, fewer and
+// larger writes.
+const maxJoin = 256 << 10
 
 // errCut: the stream ended before its response was complete; the
 // connection is closed without the closing chunk, so the client sees a cut
@@ -202,7 +239,12 @@ func (b *streamBody) Read([]byte) (int, error) { return 0, io.ErrUnexpectedEOF }
 func (b *streamBody) WriteTo(w io.Writer) (int64, error) {
 	var total int64
 	owed := 0
-	put := func(p []byte) error {
+	// Without a Content-Length, fasthttp (v1.74.0) always sends a stream
+	// chunked, and w is its chunk writer.
+	cw, vectored := b.conn.(chunkWriter)
+	vectored = vectored && b.left < 0
+	// put writes p, then the pieces in more (only when vectored).
+	put := func(p []byte, more [][]byte) error {
 		if b.left >= 0 {
 			p = p[:min(len(p), b.left)]
 			b.left -= len(p)
@@ -211,7 +253,13 @@ func (b *streamBody) WriteTo(w io.Writer) (int64, error) {
 			return nil
 		}
 		b.conn.SetWriteDeadline(time.Now().Add(b.writeTimeout))
-		n, err := w.Write(p)
+		var n int
+		var err error
+		if vectored && total > 0 {
+			n, err = b.writeChunk(cw, p, more)
+		} else {
+			n, err = w.Write(p)
+		}
 		total += int64(n)
 		if err != nil {
 			return err
@@ -221,13 +269,13 @@ func (b *streamBody) WriteTo(w io.Writer) (int64, error) {
 				return err
 			}
 		}
-		if owed += len(p); owed >= creditEvery {
+		if owed += n; owed >= creditEvery {
 			b.st.Send(frames.Credit, fmt.Appendf(nil, "%d", owed))
 			owed = 0
 		}
 		return nil
 	}
-	if err := put(b.first); err != nil {
+	if err := put(b.first, nil); err != nil {
 		return total, err
 	}
 	for b.left != 0 {
@@ -241,7 +289,12 @@ func (b *streamBody) WriteTo(w io.Writer) (int64, error) {
 			if len(body) == 0 && t == frames.Chunk {
 				return total, b.end(t)
 			}
-			if err := put(body); err != nil {
+			var more [][]byte
+			if vectored && total > 0 {
+				b.more = b.st.More(t, b.more[:0], maxJoin-len(body))
+				more = b.more
+			}
+			if err := put(body, more); err != nil {
 				return total, err
 			}
 		case frames.End, frames.Close:

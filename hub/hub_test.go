@@ -252,3 +252,48 @@ func TestLargeFramesKeptInOrder(t *testing.T) {
 		}
 	}
 }
+
+// TestMore: More takes the chunks queued behind the one Next returned, up
+// to its byte bound, and stops at another type and at the empty chunk that
+// ends a body; what it took stays intact until the next Next.
+func TestMore(t *testing.T) {
+	r := newRig(t)
+	sid := [16]byte{3}
+	st, err := r.pool.Open(sid, 1)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer st.Close(false)
+	for _, body := range []string{"a", "bb", "ccc", "dddd", ""} {
+		r.pushFrame(t, sid, frames.Chunk, 1, body)
+	}
+	r.pushFrame(t, sid, frames.End, 1, "")
+	if ty, body, err := st.Next(5 * time.Second); err != nil || ty != frames.Chunk || string(body) != "a" {
+		t.Fatalf("Next = %s %q %v", ty, body, err)
+	}
+	// Wait until everything is queued: the end frame is last.
+	deadline := time.Now().Add(5 * time.Second)
+	for {
+		st.mu.Lock()
+		n := len(st.q) - st.head
+		st.mu.Unlock()
+		if n == 5 {
+			break
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("%d frames queued, want 5", n)
+		}
+		time.Sleep(time.Millisecond)
+	}
+	if more := st.More(frames.Chunk, nil, 5); len(more) != 2 || string(more[0]) != "bb" || string(more[1]) != "ccc" {
+		t.Fatalf("More(5) = %q, want bb, ccc", more)
+	}
+	if more := st.More(frames.Chunk, nil, 100); len(more) != 1 || string(more[0]) != "dddd" {
+		t.Fatalf("More(100) = %q, want dddd (then the ending empty chunk stays)", more)
+	}
+	for _, want := range []frames.Type{frames.Chunk, frames.End} {
+		if ty, _, err := st.Next(5 * time.Second); err != nil || ty != want {
+			t.Fatalf("Next = %s %v, want %s", ty, err, want)
+		}
+	}
+}

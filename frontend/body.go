@@ -66,12 +66,13 @@ func (s *Server) streamBodyUp(ctx *fasthttp.RequestCtx, st *hub.Stream) error {
 		return s.sendBodyFrames(st, ctx.Request.Body())
 	}
 	conn, total := ctx.Conn(), 0
+	ready, _ := conn.(readyReader)
 	for {
 		conn.SetReadDeadline(time.Now().Add(s.readTimeout))
 		// Each piece goes to the worker's connection in its own buffer,
 		// written from there, not copied into the connection's batch.
 		bp := pieces.Get(maxBodyFrame)
-		n, err := fill(r, *bp)
+		n, err := fill(r, *bp, ready)
 		if total += n; total > s.maxBody {
 			pieces.Put(bp)
 			return errBodyTooLarge
@@ -93,16 +94,28 @@ func (s *Server) streamBodyUp(ctx *fasthttp.RequestCtx, st *hub.Stream) error {
 	}
 }
 
-// fill reads into p until it is full or r fails; unlike io.ReadFull it
-// keeps io.EOF as the clean end and any other error as it is (a truncated
-// body is the stream's io.ErrUnexpectedEOF, never taken for an end).
-func fill(r io.Reader, p []byte) (int, error) {
+// readyReader tells whether bytes are ready to read without waiting:
+// clientConn.
+type readyReader interface{ ready() bool }
+
+// fill reads into p until it is full, or, once it holds something, until
+// the connection has nothing ready (with a nil rr: after one read), or r
+// fails. A piece goes to the worker as soon as the client pauses: a client
+// that streams its body (events in a chunked POST) is heard at once, not
+// once 256 KiB have gathered, while a bulk upload, whose bytes wait in the
+// socket, still goes in full pieces. Unlike io.ReadFull it keeps io.EOF as
+// the clean end and any other error as it is (a truncated body is the
+// stream's io.ErrUnexpectedEOF, never taken for an end).
+func fill(r io.Reader, p []byte, rr readyReader) (int, error) {
 	n := 0
 	for n < len(p) {
 		m, err := r.Read(p[n:])
 		n += m
 		if err != nil {
 			return n, err
+		}
+		if n > 0 && (rr == nil || !rr.ready()) {
+			return n, nil
 		}
 	}
 	return n, nil

@@ -8,6 +8,8 @@ import (
 	"sync/atomic"
 	"syscall"
 	"time"
+
+	"golang.org/x/sys/unix"
 )
 
 // listener hands fasthttp client connections wrapped in clientConn.
@@ -170,6 +172,17 @@ func (c *clientConn) writeVector(v *net.Buffers) (int64, error) {
 		return 0, err
 	}
 	return v.WriteTo(c.Conn)
+}
+
+// ready reports whether bytes wait to be read: read ahead here, or in the
+// socket's receive queue (SIOCINQ).
+func (c *clientConn) ready() bool {
+	if c.ahead != nil {
+		return true
+	}
+	n := 0
+	c.raw.Control(func(fd uintptr) { n, _ = unix.IoctlGetInt(int(fd), unix.SIOCINQ) })
+	return n > 0
 }
 
 // aheadSize holds a typical request head and small body in one read.

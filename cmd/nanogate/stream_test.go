@@ -513,6 +513,34 @@ max_body_bytes = 100000
 			t.Fatalf("status %d", code)
 		}
 	})
+	t.Run("piece-before-the-rest", func(t *testing.T) {
+		// A client that streams its body (a chunked POST of events): each
+		// piece reaches the worker while the client waits to send the
+		// next, not once 256 KiB have gathered.
+		c, err := net.Dial("tcp", g.addr)
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer c.Close()
+		c.SetDeadline(time.Now().Add(20 * time.Second))
+		fmt.Fprintf(c, "POST /up HTTP/1.1\r\nHost: t\r\nTransfer-Encoding: chunked\r\n\r\n5\r\nhello\r\n")
+		req := w.next(t, frames.Request)
+		if f := w.next(t, frames.Body); string(f.Body) != "hello" {
+			t.Fatalf("first body frame %q, want hello", f.Body)
+		}
+		fmt.Fprintf(c, "6\r\n world\r\n0\r\n\r\n")
+		if f := w.next(t, frames.Body); string(f.Body) != " world" {
+			t.Fatalf("second body frame %q, want \" world\"", f.Body)
+		}
+		if f := w.next(t, frames.Body); len(f.Body) != 0 {
+			t.Fatalf("body frame %q, want the empty one that ends the body", f.Body)
+		}
+		w.send(t, req, frames.Headers, "HTTP/1.1 200 OK\r\nContent-Length: 2\r\n\r\nok")
+		resp, err := http.ReadResponse(bufio.NewReader(c), nil)
+		if err != nil || resp.StatusCode != 200 {
+			t.Fatalf("response %v, %v", resp, err)
+		}
+	})
 	t.Run("frames-length-over-limit", func(t *testing.T) {
 		if code := post("/up", bytes.NewReader(big), int64(len(big))); code != 413 {
 			t.Fatalf("status %d, want 413", code)

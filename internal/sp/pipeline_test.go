@@ -371,3 +371,63 @@ func TestPipelineLargeAndOwned(t *testing.T) {
 		})
 	}
 }
+
+// TestPipelineConcurrentSenders: goroutines sending large messages (written
+// by the sender itself when the connection is idle) and small ones (queued
+// for the writer) on one connection: every message arrives whole, and each
+// sender's in its order.
+func TestPipelineConcurrentSenders(t *testing.T) {
+	url := ipcURL(t)
+	const senders, each = 4, 60
+	got := make(chan []byte, senders*each)
+	cfg := LinkConfig{URL: url, Listen: true, Logger: quiet, MaxRecvSize: 1 << 20}
+	pl, err := NewPull(cfg, Borrowing(func(msg []byte) { got <- bytes.Clone(msg) }))
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { pl.Close() })
+	p := newPush(t, LinkConfig{URL: url})
+	waitPushPeers(t, p, 1)
+	peer := p.Pick()
+	var wg sync.WaitGroup
+	for s := range senders {
+		wg.Go(func() {
+			for i := range each {
+				n := 10
+				if (s+i)%3 != 0 {
+					n = copyBelow + (s*each+i)*97
+				}
+				body := bytes.Repeat([]byte{byte(s*each + i)}, n)
+				var err error
+				if i%2 == 0 {
+					err = peer.Send([]byte{byte(s), byte(i)}, body)
+				} else {
+					err = peer.SendOwned([]byte{byte(s), byte(i)}, pieces.Copy(body))
+				}
+				if err != nil {
+					t.Error(err)
+					return
+				}
+			}
+		})
+	}
+	wg.Wait()
+	next := make([]int, senders)
+	for range senders * each {
+		select {
+		case m := <-got:
+			s, i := int(m[0]), int(m[1])
+			if i != next[s] {
+				t.Fatalf("sender %d: message %d arrived before %d", s, i, next[s])
+			}
+			next[s]++
+			for _, c := range m[2:] {
+				if c != byte(s*each+i) {
+					t.Fatalf("sender %d message %d: corrupt body", s, i)
+				}
+			}
+		case <-time.After(10 * time.Second):
+			t.Fatalf("received %v messages per sender, want %d each", next, each)
+		}
+	}
+}

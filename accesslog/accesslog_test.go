@@ -9,6 +9,7 @@ import (
 	"strconv"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"testing"
 	"time"
 
@@ -176,8 +177,8 @@ func TestMillis(t *testing.T) {
 	}
 }
 
-// TestManyWritersKeepOrder: lines from many goroutines, many buffers'
-// worth, all reach the writer whole, each goroutine's in its own order,
+// TestManyWritersKeepOrder: lines from many goroutines (connections), many
+// buffers' worth, all reach the writer whole, each one's in its own order,
 // through a writer slow enough that requests must wait for buffers.
 func TestManyWritersKeepOrder(t *testing.T) {
 	var out syncBuffer
@@ -191,6 +192,7 @@ func TestManyWritersKeepOrder(t *testing.T) {
 	for w := range writers {
 		wg.Go(func() {
 			x := exchange()
+			x.Conn = uint64(w) // writers spread over the shards
 			for i := range each {
 				x.RequestID = []byte(strconv.Itoa(w) + "-" + strconv.Itoa(i))
 				l.Served(x)
@@ -231,3 +233,20 @@ func TestServedAfterClose(t *testing.T) {
 type writerFunc func([]byte) (int, error)
 
 func (f writerFunc) Write(p []byte) (int, error) { return f(p) }
+
+// BenchmarkServedParallel: lines from as many goroutines as processors,
+// as a loaded gateway writes them; with -cpu 1,2 it shows what the shared
+// buffer's lock costs when processors contend for it.
+func BenchmarkServedParallel(b *testing.B) {
+	l := New(io.Discard, true)
+	defer l.Close()
+	b.ReportAllocs()
+	var conns atomic.Uint64
+	b.RunParallel(func(pb *testing.PB) {
+		x := exchange()
+		x.Conn = conns.Add(1) // each goroutine a connection of its own
+		for pb.Next() {
+			l.Served(x)
+		}
+	})
+}

@@ -108,7 +108,7 @@ func (s *Server) observe(ctx *fasthttp.RequestCtx, route *Route, rid []byte, rea
 	s.observer.Served(gateway.Exchange{
 		Route: route, Method: ctx.Request.Header.Method(), URI: ctx.Request.Header.RequestURI(),
 		Client: ctx.RemoteAddr(), RequestID: rid, Status: ctx.Response.StatusCode(), Bytes: bytes,
-		Elapsed: end.Sub(ctx.Time()), End: end, Reason: reason,
+		Elapsed: end.Sub(ctx.Time()), End: end, Conn: ctx.ConnID(), Reason: reason,
 	})
 }
 

@@ -205,7 +205,7 @@ func (s *Server) parseError(ctx *fasthttp.RequestCtx, err error) {
 	s.errorReply(ctx, status, err.Error())
 	if s.observer != nil {
 		s.observer.Served(gateway.Exchange{Method: ctx.Request.Header.Method(), URI: ctx.Request.Header.RequestURI(),
-			Client: ctx.RemoteAddr(), Status: status, Bytes: len(ctx.Response.Body()), Reason: reason})
+			Client: ctx.RemoteAddr(), Conn: ctx.ConnID(), Status: status, Bytes: len(ctx.Response.Body()), Reason: reason})
 	}
 }
 

@@ -27,6 +27,7 @@ type Exchange struct {
 	Bytes     int // response body bytes; -1 for a stream, whose length is not known yet
 	Elapsed   time.Duration
 	End       time.Time // when it was served; zero: the observer reads the clock
+	Conn      uint64    // the client connection's number in its front end: lines of one keep their order
 	Reason    Reason // why the gateway answered itself, or ReasonNone
 }
 

@@ -93,6 +93,25 @@ func (s *Server) handleStream(ctx *fasthttp.RequestCtx, route *Route, req *sessi
 	if cc, ok := ctx.Conn().(AfterResponseCloser); ok {
 		body.closeConn = cc.CloseAfterResponse
 	}
+	if resp.ContentLength < 0 && !ctx.Request.Header.IsHTTP11() {
+		// HTTP/1.0 has no chunked coding (RFC 9112 section 6.1), and
+		// fasthttp would send it anyway: the body goes as it comes, and
+		// closing the connection ends it, as nginx does. The connection
+		// is taken over to write the head (no length, Connection: close)
+		// and then the body; fasthttp writes nothing itself.
+		body.identity = true
+		ctx.Response.Header.SetCanonical(hRequestID, rid)
+		ctx.Response.Header.SetContentLength(-2)
+		head := ctx.Response.Header.AppendBytes(nil)
+		ctx.HijackSetNoResponse(true)
+		ctx.Hijack(func(c net.Conn) {
+			if _, err := c.Write(head); err == nil {
+				body.WriteTo(c)
+			}
+			body.Close()
+		})
+		return gateway.ReasonNone
+	}
 	// The head leaves at once, before the first body frame: a client of
 	// an event stream sees the response start even if the first event
 	// takes a while.
@@ -176,6 +195,7 @@ type streamBody struct {
 	writeTimeout time.Duration
 	left         int    // body bytes still due with a Content-Length, or -1
 	first        []byte // body bytes that came with the head
+	identity     bool   // no framing: the body ends with the connection (HTTP/1.0)
 	done         bool   // the response ended as the worker meant it
 	closeConn    func() // closes the client connection after this response; nil for other conns
 	log          *slog.Logger
@@ -242,7 +262,7 @@ func (b *streamBody) WriteTo(w io.Writer) (int64, error) {
 	// Without a Content-Length, fasthttp (v1.74.0) always sends a stream
 	// chunked, and w is its chunk writer.
 	cw, vectored := b.conn.(chunkWriter)
-	vectored = vectored && b.left < 0
+	vectored = vectored && b.left < 0 && !b.identity
 	// put writes p, then the pieces in more (only when vectored).
 	put := func(p []byte, more [][]byte) error {
 		if b.left >= 0 {

@@ -183,6 +183,40 @@ func runFramesStream(t *testing.T, extra string) {
 		}
 	})
 
+	t.Run("http10-no-chunked", func(t *testing.T) {
+		// An HTTP/1.0 client cannot read chunked coding: the stream comes
+		// as it is, ended by the connection's close.
+		c, err := net.Dial("tcp", g.addr)
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer c.Close()
+		c.SetDeadline(time.Now().Add(20 * time.Second))
+		fmt.Fprintf(c, "GET /old HTTP/1.0\r\nHost: t\r\n\r\n")
+		req := w.next(t, frames.Request)
+		w.send(t, req, frames.Headers, "HTTP/1.1 200 OK\r\nContent-Type: text/plain\r\n\r\nfirst ")
+		br := bufio.NewReader(c)
+		resp, err := http.ReadResponse(br, &http.Request{Method: "GET", Proto: "HTTP/1.0", ProtoMajor: 1})
+		if err != nil {
+			t.Fatal(err)
+		}
+		if len(resp.TransferEncoding) != 0 || resp.ContentLength != -1 || !resp.Close {
+			t.Fatalf("head: transfer-encoding %v, length %d, close %v", resp.TransferEncoding, resp.ContentLength, resp.Close)
+		}
+		got := make([]byte, len("first "))
+		if _, err := io.ReadFull(resp.Body, got); err != nil || string(got) != "first " {
+			t.Fatalf("first piece %q, %v", got, err)
+		}
+		for _, piece := range []string{strings.Repeat("x", 70000), "last"} {
+			w.send(t, req, frames.Chunk, piece)
+		}
+		w.send(t, req, frames.End, "")
+		rest, err := io.ReadAll(resp.Body)
+		if err != nil || string(rest) != strings.Repeat("x", 70000)+"last" {
+			t.Fatalf("rest: %d bytes, %v", len(rest), err)
+		}
+	})
+
 	t.Run("content-length-and-keep-alive", func(t *testing.T) {
 		c, br := rawGet(t, g, "/a")
 		req := w.next(t, frames.Request)

@@ -69,10 +69,11 @@ const (
 	dropUnknown
 	dropEnded
 	dropOverflow
+	dropPong // a pong not sent: its worker's connection was full or gone
 	numDrops
 )
 
-var dropNames = [numDrops]string{"malformed", "unknown_session", "ended_stream", "overflow"}
+var dropNames = [numDrops]string{"malformed", "unknown_session", "ended_stream", "overflow", "pong_unsent"}
 
 // New binds the inbound address and starts delivering frames.
 func New(c Config) (*Hub, error) {
@@ -185,7 +186,8 @@ func (h *Hub) drop(reason int, detail string) {
 	}
 	h.log.Info("dropped session frames", "last_reason", dropNames[reason], "last", detail,
 		"malformed", h.drops[dropMalformed].Load(), "unknown_session", h.drops[dropUnknown].Load(),
-		"ended_stream", h.drops[dropEnded].Load(), "overflow", h.drops[dropOverflow].Load())
+		"ended_stream", h.drops[dropEnded].Load(), "overflow", h.drops[dropOverflow].Load(),
+		"pong_unsent", h.drops[dropPong].Load())
 }
 
 // register makes st the live stream of its session, ending any stream the

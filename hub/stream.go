@@ -270,11 +270,25 @@ func (s *Stream) Retry() error {
 	return nil
 }
 
+// trySender is a Worker that can send without waiting for room.
+type trySender interface {
+	TrySend(sid [16]byte, num uint32, t frames.Type, body []byte) error
+}
+
 // pong answers a ping, from the goroutine that delivered it: the owner
-// may be moving the stream to another worker meanwhile (Retry).
+// may be moving the stream to another worker meanwhile (Retry). That
+// goroutine reads a worker's frames for every stream, so it must not wait
+// for room on the stream's connection: a pong that would wait is dropped
+// and counted (a ping asks whether the path is alive, and it is busy).
 func (s *Stream) pong() {
 	s.mu.Lock()
 	w := s.worker
 	s.mu.Unlock()
+	if t, ok := w.(trySender); ok {
+		if t.TrySend(s.SID, s.Num, frames.Pong, nil) != nil {
+			s.hub.drop(dropPong, "pong")
+		}
+		return
+	}
 	w.Send(s.SID, s.Num, frames.Pong, nil)
 }

@@ -60,6 +60,13 @@ func (w pushWorker) Send(sid [16]byte, num uint32, t frames.Type, body []byte) e
 	return w.Peer.Send(frames.AppendHeader(b[:0], sid, t, num), body)
 }
 
+// TrySend is Send that fails at once, having sent nothing, when the
+// connection's queue is full (Stream.pong).
+func (w pushWorker) TrySend(sid [16]byte, num uint32, t frames.Type, body []byte) error {
+	var b [64]byte
+	return w.Peer.TrySend(frames.AppendHeader(b[:0], sid, t, num), body)
+}
+
 // SendOwned is Send for a body in a buffer from package pieces, which it
 // takes: the connection writes it without a copy (Stream.SendOwned).
 func (w pushWorker) SendOwned(sid [16]byte, num uint32, t frames.Type, body *[]byte) error {

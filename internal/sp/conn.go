@@ -108,6 +108,30 @@ func (c *conn) send(hdr, body []byte) error {
 	return nil
 }
 
+// errFull: trySend found the batch full.
+const errFull = Error("sp: connection's queue is full")
+
+// trySend is send that never waits: with the batch full, it sends nothing
+// and reports errFull.
+func (c *conn) trySend(hdr, body []byte) error {
+	c.mu.Lock()
+	if c.err != nil {
+		c.mu.Unlock()
+		return errDead
+	}
+	if len(c.out)+c.refBytes >= maxQueued {
+		c.mu.Unlock()
+		return errFull
+	}
+	wake := len(c.out) == 0
+	c.out = appendFrame(c.out, c.ipc, hdr, body)
+	c.mu.Unlock()
+	if wake {
+		c.wake()
+	}
+	return nil
+}
+
 // ref is a body queued by reference: it goes out after out[:at].
 type ref struct {
 	at   int

@@ -316,6 +316,24 @@ func (pe *Peer) Send(hdr, body []byte) error {
 	return nil
 }
 
+// ErrFull: TrySend found the connection's queue full; nothing was sent.
+const ErrFull = Error("sp: peer's queue is full")
+
+// TrySend is Send that never waits for room: it fails with ErrFull, having
+// sent nothing, when the connection's queue is full. A reader that answers
+// what it reads (a pong) uses it, so that it never stops reading because
+// the answer's connection is slow.
+func (pe *Peer) TrySend(hdr, body []byte) error {
+	switch err := pe.c.trySend(hdr, body); err {
+	case nil:
+		return nil
+	case errFull:
+		return ErrFull
+	default:
+		return ErrLost
+	}
+}
+
 // SendOwned is Send for a body in a buffer from package pieces, which it
 // takes, sent or not: a large body is written from it, not copied.
 func (pe *Peer) SendOwned(hdr []byte, body *[]byte) error {

@@ -7,6 +7,7 @@ import (
 	"io"
 	"os/exec"
 	"sync"
+	"sync/atomic"
 	"testing"
 	"time"
 
@@ -429,5 +430,47 @@ func TestPipelineConcurrentSenders(t *testing.T) {
 		case <-time.After(10 * time.Second):
 			t.Fatalf("received %v messages per sender, want %d each", next, each)
 		}
+	}
+}
+
+// TestTrySendFull: with a peer that stopped reading, TrySend reports
+// ErrFull once the queue is full, instead of waiting as Send would; what
+// it did send arrives once the peer reads again.
+func TestTrySendFull(t *testing.T) {
+	url := ipcURL(t)
+	release := make(chan struct{})
+	var got atomic.Int64
+	pl, err := NewPull(LinkConfig{URL: url, Listen: true, Logger: quiet}, Borrowing(func([]byte) {
+		<-release // stops reading the connection until released
+		got.Add(1)
+	}))
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { pl.Close() })
+	p := newPush(t, LinkConfig{URL: url})
+	waitPushPeers(t, p, 1)
+	peer := p.Pick()
+	body := make([]byte, 64<<10)
+	sent := 0
+	for ; ; sent++ {
+		err := peer.TrySend(nil, body)
+		if err == ErrFull {
+			break
+		}
+		if err != nil {
+			t.Fatal(err)
+		}
+		if sent > 4096 { // 256 MiB: far past every buffer on the way
+			t.Fatal("TrySend never reported a full queue")
+		}
+	}
+	close(release)
+	deadline := time.Now().Add(10 * time.Second)
+	for got.Load() != int64(sent) {
+		if time.Now().After(deadline) {
+			t.Fatalf("%d of %d messages arrived", got.Load(), sent)
+		}
+		time.Sleep(5 * time.Millisecond)
 	}
 }

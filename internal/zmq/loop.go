@@ -287,7 +287,7 @@ func (l *Loop) Run() error {
 	}
 	for {
 		polled, err := poller.Poll(-1)
-		if err != nil && !errors.Is(err, zmq4.Errno(syscall.EINTR)) {
+		if err != nil && !isInterrupted(err) {
 			return fmt.Errorf("zmq %s: poll: %w", l.name, err)
 		}
 		for _, p := range polled {
@@ -318,7 +318,7 @@ func (l *Loop) receive(s *Socket) error {
 	for range recvBurst {
 		parts, err := s.recvMessage()
 		if err != nil {
-			if IsAgain(err) || errors.Is(err, zmq4.Errno(syscall.EINTR)) {
+			if IsAgain(err) || isInterrupted(err) {
 				return nil
 			}
 			return fmt.Errorf("zmq %s: receive %v: %w", l.name, s.kind, err)

@@ -2,7 +2,12 @@
 
 package zmq
 
-import zmq4 "github.com/pebbe/zmq4"
+import (
+	"errors"
+	"syscall"
+
+	zmq4 "github.com/pebbe/zmq4"
+)
 
 // peerAddress is libzmq's message property naming the TCP peer's IP
 // (ZMQ_MSG_PROPERTY_PEER_ADDRESS; zmq_msg_gets(3)). libzmq's raw engine
@@ -37,23 +42,31 @@ func (l *Loop) StreamSocket(o Options, h Handler, known func(id []byte) bool) (*
 // under load, the lookup on every message cost about 6% of the gateway's
 // CPU.
 func (s *Socket) recvMessage() ([][]byte, error) {
-	if s.known == nil {
-		return s.s.RecvMessageBytes(zmq4.DONTWAIT)
-	}
-	id, err := s.s.RecvBytes(zmq4.DONTWAIT)
+	first, err := s.s.RecvBytes(zmq4.DONTWAIT)
 	if err != nil {
-		return nil, err
+		return nil, err // EAGAIN or EINTR: nothing of a message was taken
 	}
+	if s.known == nil {
+		return s.recvRest([][]byte{first})
+	}
+	id := first
 	// The rest of a message is there once its first frame is (ZeroMQ
 	// messages are atomic); ZMQ_STREAM's are always two frames.
 	if s.known(id) {
-		data, err := s.s.RecvBytes(zmq4.DONTWAIT)
+		data, err := s.recvMore()
 		if err != nil {
 			return nil, err
 		}
 		return [][]byte{id, data}, nil
 	}
-	data, md, err := s.s.RecvBytesWithMetadata(zmq4.DONTWAIT, peerAddress)
+	var data []byte
+	var md map[string]string
+	for {
+		data, md, err = s.s.RecvBytesWithMetadata(zmq4.DONTWAIT, peerAddress)
+		if !isInterrupted(err) {
+			break
+		}
+	}
 	if err != nil {
 		return nil, err
 	}
@@ -62,3 +75,35 @@ func (s *Socket) recvMessage() ([][]byte, error) {
 	}
 	return [][]byte{id, data}, nil
 }
+
+// recvRest appends the frames after a message's first to parts.
+func (s *Socket) recvRest(parts [][]byte) ([][]byte, error) {
+	for {
+		more, err := s.s.GetRcvmore()
+		for isInterrupted(err) {
+			more, err = s.s.GetRcvmore()
+		}
+		if err != nil || !more {
+			return parts, err
+		}
+		p, err := s.recvMore()
+		if err != nil {
+			return nil, err
+		}
+		parts = append(parts, p)
+	}
+}
+
+// recvMore receives a frame after a message's first. It is already there
+// (messages are atomic), so a signal interrupting the call is only retried:
+// returning would leave the frame to be taken for the next message's first.
+func (s *Socket) recvMore() ([]byte, error) {
+	for {
+		b, err := s.s.RecvBytes(zmq4.DONTWAIT)
+		if !isInterrupted(err) {
+			return b, err
+		}
+	}
+}
+
+func isInterrupted(err error) bool { return errors.Is(err, zmq4.Errno(syscall.EINTR)) }

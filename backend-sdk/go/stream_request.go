@@ -145,11 +145,48 @@ func (b *streamBody) Read(p []byte) (int, error) {
 	if len(p) == 0 {
 		return 0, nil
 	}
+	if err := b.fill(); err != nil {
+		return 0, err
+	}
+	n := copy(p, b.cur)
+	b.cur = b.cur[n:]
+	b.got += int64(n)
+	return n, nil
+}
+
+// WriteTo implements io.WriterTo, so that io.Copy hands each piece to w as
+// it is, without copying it through a buffer of its own first: a handler
+// counting a 1 GiB upload with io.Copy(io.Discard, r.Body) spent 14% of
+// its CPU on that copy (pprof under bench/harness --scenario stream).
+func (b *streamBody) WriteTo(w io.Writer) (int64, error) {
+	var total int64
+	for {
+		if b.closed {
+			return total, errBodyClosed
+		}
+		if err := b.fill(); err == io.EOF {
+			return total, nil
+		} else if err != nil {
+			return total, err
+		}
+		n, err := w.Write(b.cur)
+		b.cur = b.cur[n:]
+		b.got += int64(n)
+		total += int64(n)
+		if err != nil {
+			return total, err
+		}
+	}
+}
+
+// fill makes cur the next piece if it is read, waiting for one; it
+// returns io.EOF at the end of the body, or why there is no more.
+func (b *streamBody) fill() error {
 	for len(b.cur) == 0 {
 		b.curIt.recycle()
 		b.curIt = item{}
 		if b.err != nil {
-			return 0, b.err
+			return b.err
 		}
 		it, err := b.q.take()
 		switch {
@@ -167,10 +204,7 @@ func (b *streamBody) Read(p []byte) (int, error) {
 			b.cur, b.curIt = it.data, it
 		}
 	}
-	n := copy(p, b.cur)
-	b.cur = b.cur[n:]
-	b.got += int64(n)
-	return n, nil
+	return nil
 }
 
 // Close makes later reads fail; the pieces still to come are dropped.

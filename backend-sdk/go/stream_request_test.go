@@ -1,8 +1,13 @@
 package worker
 
 import (
+	"bytes"
+	"io"
 	"strings"
 	"testing"
+	"time"
+
+	"github.com/nanogate/nanogate/protocol/frames"
 )
 
 // TestParseStreamRequest: the framing fields of a request frame announce
@@ -87,4 +92,32 @@ func FuzzParseStreamRequest(f *testing.F) {
 			t.Fatal("early body bytes without a body")
 		}
 	})
+}
+
+// TestBodyWriteTo: io.Copy takes the pieces through WriteTo, whole and in
+// order; a body that ends short of its Content-Length is an error, as with
+// Read; a closed body fails.
+func TestBodyWriteTo(t *testing.T) {
+	body := func(want int64, pieces ...string) *streamBody {
+		q := newQueue(16, 1<<20)
+		for _, p := range pieces {
+			q.put(frames.Body, []byte(p), nil, nil, time.Second)
+		}
+		q.put(frames.Body, nil, nil, nil, time.Second) // the end
+		return &streamBody{q: q, want: want}
+	}
+	var out bytes.Buffer
+	b := body(11, "hello", " ", "world")
+	if n, err := io.Copy(&out, b); err != nil || n != 11 || out.String() != "hello world" {
+		t.Fatalf("io.Copy = %d, %v, %q", n, err, out.String())
+	}
+	out.Reset()
+	if n, err := io.Copy(&out, body(20, "short")); err != io.ErrUnexpectedEOF || n != 5 {
+		t.Fatalf("short body: %d, %v; want 5, unexpected EOF", n, err)
+	}
+	b = body(-1, "x")
+	b.Close()
+	if _, err := io.Copy(&out, b); err != errBodyClosed {
+		t.Fatalf("closed body: %v", err)
+	}
 }

@@ -28,7 +28,7 @@ type Exchange struct {
 	Elapsed   time.Duration
 	End       time.Time // when it was served; zero: the observer reads the clock
 	Conn      uint64    // the client connection's number in its front end: lines of one keep their order
-	Reason    Reason // why the gateway answered itself, or ReasonNone
+	Reason    Reason    // why the gateway answered itself, or ReasonNone
 }
 
 // Reason says why the gateway answered a request itself instead of a

@@ -35,7 +35,7 @@ type Stream struct {
 	timer  *time.Timer
 	closed bool
 	taken  []*[]byte // the bodies Next and More returned last, recycled at the next call
-	onCut  func()  // run once, by put, when the stream overflows
+	onCut  func()    // run once, by put, when the stream overflows
 }
 
 // OnCut sets f to run once if the stream overflows: the owner may be

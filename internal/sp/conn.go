@@ -35,8 +35,8 @@ const writeTimeout = 30 * time.Second
 // conn is one SP connection. Any goroutine may send; one goroutine reads;
 // one goroutine, started here, writes.
 type conn struct {
-	nc  net.Conn
-	ipc bool
+	nc   net.Conn
+	ipc  bool
 	fr   frameReader
 	br   *bufio.Reader
 	past bool // the last body was read past br (readBody): br is empty
@@ -50,9 +50,9 @@ type conn struct {
 	refs     []ref     // bodies queued by reference (sendOwned), in order
 	refBytes int       // their bytes
 	room     sync.Cond // on mu: out was taken, or err was set
-	err     error     // first write error; the connection is closed then
-	kick    chan struct{}
-	flushed chan struct{} // closed when the writer has ended
+	err      error     // first write error; the connection is closed then
+	kick     chan struct{}
+	flushed  chan struct{} // closed when the writer has ended
 
 	outstanding  atomic.Int32 // REQ side: requests sent and not answered
 	peerDraining atomic.Bool  // REQ side: the peer gave the drain notice; send it nothing new

@@ -82,14 +82,39 @@ func (r *rig) pushFrame(t *testing.T, sid [16]byte, ty frames.Type, stream uint3
 	pe.Send(nil, frames.Append(nil, sid, ty, stream, []byte(body)))
 }
 
-func TestDeliverAndOrder(t *testing.T) {
-	r := newRig(t)
-	sid := [16]byte{1}
-	st, err := r.pool.Open(sid, 7)
+// open opens stream num of session sid on the rig's pool, closed when the
+// test ends.
+func (r *rig) open(t *testing.T, sid [16]byte, num uint32) *Stream {
+	t.Helper()
+	st, err := r.pool.Open(sid, num)
 	if err != nil {
 		t.Fatal(err)
 	}
-	defer st.Close(false)
+	t.Cleanup(func() { st.Close(false) })
+	return st
+}
+
+// waitQueued waits until n frames are queued on st, unread: pushed frames
+// reach it through the hub's inbound socket, which a test cannot observe.
+func waitQueued(t *testing.T, st *Stream, n int) {
+	t.Helper()
+	for deadline := time.Now().Add(5 * time.Second); ; time.Sleep(time.Millisecond) {
+		st.mu.Lock()
+		q := len(st.q) - st.head
+		st.mu.Unlock()
+		if q == n {
+			return
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("%d frames queued, want %d", q, n)
+		}
+	}
+}
+
+func TestDeliverAndOrder(t *testing.T) {
+	r := newRig(t)
+	sid := [16]byte{1}
+	st := r.open(t, sid, 7)
 	if err := st.Send(frames.Request, []byte("GET / HTTP/1.1\r\n\r\n")); err != nil {
 		t.Fatal(err)
 	}
@@ -144,11 +169,7 @@ func TestIdleAndClose(t *testing.T) {
 func TestOverflow(t *testing.T) {
 	r := newRig(t)
 	sid := [16]byte{3}
-	st, err := r.pool.Open(sid, 1)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer st.Close(false)
+	st := r.open(t, sid, 1)
 	piece := strings.Repeat("x", 64<<10)
 	for range maxQueuedBytes/len(piece) + 2 {
 		r.pushFrame(t, sid, frames.Body, 1, piece)
@@ -170,23 +191,9 @@ func TestOverflow(t *testing.T) {
 func TestWorkerLost(t *testing.T) {
 	r := newRig(t)
 	sid := [16]byte{4}
-	st, err := r.pool.Open(sid, 1)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer st.Close(false)
+	st := r.open(t, sid, 1)
 	r.pushFrame(t, sid, frames.Chunk, 1, "last words")
-	for deadline := time.Now().Add(5 * time.Second); ; time.Sleep(time.Millisecond) {
-		st.mu.Lock()
-		n := len(st.q) - st.head
-		st.mu.Unlock()
-		if n == 1 {
-			break
-		}
-		if time.Now().After(deadline) {
-			t.Fatal("the frame was never queued")
-		}
-	}
+	waitQueued(t, st, 1)
 	r.pool.Close()
 	if _, body, err := st.Next(5 * time.Second); err != nil || string(body) != "last words" {
 		t.Fatalf("queued frame: %q %v", body, err)
@@ -204,11 +211,7 @@ func TestWorkerLost(t *testing.T) {
 func TestPingPong(t *testing.T) {
 	r := newRig(t)
 	sid := [16]byte{6}
-	st, err := r.pool.Open(sid, 1)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer st.Close(false)
+	r.open(t, sid, 1)
 	r.pushFrame(t, sid, frames.Ping, 0, "")
 	select {
 	case f := <-r.toWork:
@@ -227,11 +230,7 @@ func TestPingPong(t *testing.T) {
 func TestLargeFramesKeptInOrder(t *testing.T) {
 	r := newRig(t)
 	sid := [16]byte{2}
-	st, err := r.pool.Open(sid, 1)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer st.Close(false)
+	st := r.open(t, sid, 1)
 	if err := st.SendOwned(frames.Body, pieces.Copy(bytes.Repeat([]byte("u"), 100<<10))); err != nil {
 		t.Fatal(err)
 	}
@@ -259,11 +258,7 @@ func TestLargeFramesKeptInOrder(t *testing.T) {
 func TestMore(t *testing.T) {
 	r := newRig(t)
 	sid := [16]byte{3}
-	st, err := r.pool.Open(sid, 1)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer st.Close(false)
+	st := r.open(t, sid, 1)
 	for _, body := range []string{"a", "bb", "ccc", "dddd", ""} {
 		r.pushFrame(t, sid, frames.Chunk, 1, body)
 	}
@@ -271,20 +266,7 @@ func TestMore(t *testing.T) {
 	if ty, body, err := st.Next(5 * time.Second); err != nil || ty != frames.Chunk || string(body) != "a" {
 		t.Fatalf("Next = %s %q %v", ty, body, err)
 	}
-	// Wait until everything is queued: the end frame is last.
-	deadline := time.Now().Add(5 * time.Second)
-	for {
-		st.mu.Lock()
-		n := len(st.q) - st.head
-		st.mu.Unlock()
-		if n == 5 {
-			break
-		}
-		if time.Now().After(deadline) {
-			t.Fatalf("%d frames queued, want 5", n)
-		}
-		time.Sleep(time.Millisecond)
-	}
+	waitQueued(t, st, 5) // everything, the end frame last
 	if more := st.More(frames.Chunk, nil, 5); len(more) != 2 || string(more[0]) != "bb" || string(more[1]) != "ccc" {
 		t.Fatalf("More(5) = %q, want bb, ccc", more)
 	}

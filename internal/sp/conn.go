@@ -89,23 +89,38 @@ func newConn(nc net.Conn, ipc bool, maxRecv int) *conn {
 // its reader's end tells the rest.
 func (c *conn) send(hdr, body []byte) error {
 	c.mu.Lock()
-	for len(c.out)+c.refBytes >= maxQueued && c.err == nil {
+	if err := c.waitRoom(); err != nil {
+		c.mu.Unlock()
+		return err
+	}
+	c.queue(appendFrame(c.out, c.ipc, hdr, body))
+	return nil
+}
+
+// full reports whether the batch holds maxQueued; c.mu is held.
+func (c *conn) full() bool { return len(c.out)+c.refBytes >= maxQueued }
+
+// waitRoom waits, holding c.mu, while the batch is full; it reports
+// errDead once the connection has failed.
+func (c *conn) waitRoom() error {
+	for c.full() && c.err == nil {
 		c.room.Wait()
 	}
 	if c.err != nil {
-		c.mu.Unlock()
 		return errDead
 	}
+	return nil
+}
+
+// queue makes out the batch, releases c.mu, and wakes the writer if the
+// batch was empty.
+func (c *conn) queue(out []byte) {
 	wake := len(c.out) == 0
-	c.out = appendFrame(c.out, c.ipc, hdr, body)
+	c.out = out
 	c.mu.Unlock()
 	if wake {
-		select {
-		case c.kick <- struct{}{}:
-		default:
-		}
+		c.wake()
 	}
-	return nil
 }
 
 // errFull: trySend found the batch full.
@@ -115,20 +130,15 @@ const errFull = Error("sp: connection's queue is full")
 // and reports errFull.
 func (c *conn) trySend(hdr, body []byte) error {
 	c.mu.Lock()
-	if c.err != nil {
+	switch {
+	case c.err != nil:
 		c.mu.Unlock()
 		return errDead
-	}
-	if len(c.out)+c.refBytes >= maxQueued {
+	case c.full():
 		c.mu.Unlock()
 		return errFull
 	}
-	wake := len(c.out) == 0
-	c.out = appendFrame(c.out, c.ipc, hdr, body)
-	c.mu.Unlock()
-	if wake {
-		c.wake()
-	}
+	c.queue(appendFrame(c.out, c.ipc, hdr, body))
 	return nil
 }
 
@@ -155,22 +165,15 @@ func (c *conn) sendOwned(hdr []byte, body *[]byte) error {
 		return err
 	}
 	c.mu.Lock()
-	for len(c.out)+c.refBytes >= maxQueued && c.err == nil {
-		c.room.Wait()
-	}
-	if c.err != nil {
+	if err := c.waitRoom(); err != nil {
 		c.mu.Unlock()
 		pieces.Put(body)
-		return errDead
+		return err
 	}
-	wake := len(c.out) == 0
-	c.out = appendFrameHead(c.out, c.ipc, hdr, len(*body))
-	c.refs = append(c.refs, ref{len(c.out), body})
+	out := appendFrameHead(c.out, c.ipc, hdr, len(*body))
+	c.refs = append(c.refs, ref{len(out), body})
 	c.refBytes += len(*body)
-	c.mu.Unlock()
-	if wake {
-		c.wake()
-	}
+	c.queue(out)
 	return nil
 }
 

@@ -1,7 +1,10 @@
 // Package sp speaks nanomsg's scalability protocols REQ and REP over the
 // TCP and IPC transports, byte-compatible with libnanomsg, NNG and mangos,
 // and built for a gateway's load: many requests in flight on one
-// connection, writes batched while one is on the wire, reads buffered.
+// connection, writes batched while one is on the wire, reads buffered. A
+// pipeline's large bodies are neither copied into the batch nor out of the
+// read buffer: they are written from, and read into, buffers of package
+// pieces that the caller hands over or keeps (Peer.SendOwned, NewPull).
 //
 // Why not mangos for these two transports: its REQ side starts a goroutine
 // and arms timers for every send, and its transports read each message with

@@ -3,22 +3,11 @@
 # Each keep-alive the gateway sends (one packet for many ids: "id" is a
 # list of {id, seq}) is answered by one packet for all the ids it names
 # that we hold, carrying an event line: that write to each client is how
-# the gateway notices a client that left. Sockets as in streaming_handler.py.
-import os
+# the gateway notices a client that left. Sockets: zhttp_handler.py's.
 import time
-import tnetstring
-import zmq
+from zhttp_handler import Handler
 
-me = 'waitcancel.{}'.format(os.getpid()).encode()
-ctx = zmq.Context()
-first = ctx.socket(zmq.PULL)
-first.connect('ipc://client-out')
-later = ctx.socket(zmq.ROUTER)
-later.identity = me
-later.connect('ipc://client-out-stream')
-out_sock = ctx.socket(zmq.PUB)
-out_sock.connect('ipc://client-in')
-
+h = Handler('waitcancel', ready=False)
 held = {}  # (gateway, id) -> our next seq on that id
 
 
@@ -33,29 +22,23 @@ def send(gateway, ids, fields):
     for rid in ids:
         targets.append({b'id': rid, b'seq': held[(gateway, rid)]})
         held[(gateway, rid)] += 1
-    fields.update({b'from': me, b'id': targets})
-    out_sock.send(gateway + b' T' + tnetstring.dumps(fields))
+    fields[b'id'] = targets
+    h.send_raw(gateway, fields)
 
 
-poller = zmq.Poller()
-poller.register(first, zmq.POLLIN)
-poller.register(later, zmq.POLLIN)
-while True:
-    for sock, _ in poller.poll():
-        msg = sock.recv() if sock is first else sock.recv_multipart()[-1]
-        pkt = tnetstring.loads(msg[1:])
-        print('IN {}'.format(pkt), flush=True)
-        gateway, kind = pkt[b'from'], pkt.get(b'type')
-        ours = [rid for rid in ids_of(pkt) if (gateway, rid) in held]
-        if kind is None and not ours:  # a new request: the head, then hold
-            rid = pkt[b'id']
-            held[(gateway, rid)] = 0
-            send(gateway, [rid], {b'code': 200, b'reason': b'OK', b'more': True,
-                                  b'headers': [[b'Content-Type', b'text/event-stream']]})
-        elif kind == b'keep-alive' and ours:
-            event = 'data: held {}\n\n'.format(int(time.time())).encode()
-            send(gateway, ours, {b'body': event, b'more': True})
-        elif kind == b'cancel':
-            for rid in ours:
-                del held[(gateway, rid)]
-                print('cancelled {}'.format(rid.decode()), flush=True)
+for pkt in h.packets():
+    print('IN {}'.format(pkt), flush=True)
+    gateway, kind = pkt[b'from'], pkt.get(b'type')
+    ours = [rid for rid in ids_of(pkt) if (gateway, rid) in held]
+    if kind is None and not ours:  # a new request: the head, then hold
+        rid = pkt[b'id']
+        held[(gateway, rid)] = 0
+        send(gateway, [rid], {b'code': 200, b'reason': b'OK', b'more': True,
+                              b'headers': [[b'Content-Type', b'text/event-stream']]})
+    elif kind == b'keep-alive' and ours:
+        event = 'data: held {}\n\n'.format(int(time.time())).encode()
+        send(gateway, ours, {b'body': event, b'more': True})
+    elif kind == b'cancel':
+        for rid in ours:
+            del held[(gateway, rid)]
+            print('cancelled {}'.format(rid.decode()), flush=True)

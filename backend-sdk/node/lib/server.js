@@ -5,12 +5,10 @@
 // answer in any order) and writes each reply behind its backtrace on the
 // connection it came from.
 
-const { EventEmitter } = require('events');
 const wire = require('./wire');
-const { Endpoint } = require('./sp');
 const http1 = require('./http1');
 const adapter = require('./adapter');
-const { loggerOf } = require('./log');
+const { WorkerBase } = require('./base');
 
 const DEFAULTS = {
   maxInFlight: 1024, // requests being answered at once; past it the connections stop being read
@@ -20,42 +18,14 @@ const DEFAULTS = {
   shutdownTimeout: 30000, // ms the requests in flight get to finish; then the connections are closed
 };
 
-class Server extends EventEmitter {
+class Server extends WorkerBase {
   constructor(app, opts = {}) {
-    super();
-    if (typeof app !== 'function') throw new TypeError('nanogate: serve(app, url): app must be a (req, res) request listener');
-    this.app = app;
-    this.opts = { ...DEFAULTS, ...opts };
-    this.log = loggerOf(opts.log);
-    this.endpoints = [];
+    super(app, opts, DEFAULTS, wire.PROTO.REP);
     this.conns = new Set();
     this.inFlight = 0;
     this.reads = 0; // requests read so far, for the drain's quiet period
     this.paused = false;
-    this.stopping = false;
     this.idle = null; // resolves when inFlight reaches 0 during a shutdown
-  }
-
-  // listen binds url (the gateway dials it: endpoint mode "dial").
-  listen(url) {
-    return this.attach(url, true);
-  }
-
-  // dial connects to a gateway that listens at url (endpoint mode
-  // "listen"), and redials it whenever the connection drops.
-  dial(url) {
-    return this.attach(url, false);
-  }
-
-  async attach(url, listen) {
-    if (this.stopping) throw new Error('nanogate: server is closed');
-    const ep = new Endpoint(url, {
-      self: wire.PROTO.REP, listen, maxRecv: this.opts.maxRecvSize, log: this.log,
-      onConn: (c) => this.adopt(c),
-    });
-    this.endpoints.push(ep);
-    await ep.start();
-    return ep;
   }
 
   adopt(c) {

@@ -18,14 +18,12 @@
 //     the handshake already) goes to onWebSocket(ws, req) or the server's
 //     'websocket' event, with a ws-like object (lib/websocket.js).
 
-const { EventEmitter } = require('events');
 const wire = require('./wire');
-const { Endpoint } = require('./sp');
 const http1 = require('./http1');
 const frames = require('./frames');
 const { Outbound } = require('./outbound');
 const { Stream } = require('./exchange');
-const { loggerOf } = require('./log');
+const { WorkerBase } = require('./base');
 
 const DEFAULTS = {
   maxStreams: 1024, // streams at once; a request past it is answered 503
@@ -39,47 +37,24 @@ const MAX_INBOUNDS = 16; // distinct inbound addresses (a gateway names one)
 
 const overloaded = http1.reply(503, 'Service Unavailable\n', ['Content-Type', 'text/plain; charset=utf-8', 'Retry-After', '1']);
 
-class StreamServer extends EventEmitter {
+class StreamServer extends WorkerBase {
   constructor(app, opts = {}) {
-    super();
-    if (typeof app !== 'function') throw new TypeError('nanogate: serve(app, url): app must be a (req, res) request listener');
-    this.app = app;
-    this.opts = { ...DEFAULTS, ...opts };
-    this.log = loggerOf(opts.log);
+    super(app, opts, DEFAULTS, wire.PROTO.PULL);
     if (opts.onWebSocket) this.on('websocket', opts.onWebSocket);
-    this.endpoints = [];
     this.outbounds = new Map();
     this.streams = new Map();
-    this.stopping = false;
     this.idle = null;
   }
 
-  listen(url) {
-    return this.attach(url, true);
-  }
-
-  dial(url) {
-    return this.attach(url, false);
-  }
-
-  async attach(url, listen) {
-    if (this.stopping) throw new Error('nanogate: server is closed');
-    const ep = new Endpoint(url, {
-      self: wire.PROTO.PULL, listen, maxRecv: this.opts.maxRecvSize, log: this.log,
-      onConn: (c) => {
-        c.once('ready', () => this.log('info', 'gateway connected', { remote: c.remote }));
-        c.on('message', (msg) => this.deliver(c, msg));
-        c.once('close', (err) => {
-          if (err) this.log('warn', 'gateway connection failed', { err: err.message });
-          // The gateway cut the streams it sent here (docs/PROTOCOL.md,
-          // lifecycle): nothing more will come for them, not even an end.
-          for (const st of [...this.streams.values()]) if (st.conn === c) st.gatewayEnded();
-        });
-      },
+  adopt(c) {
+    c.once('ready', () => this.log('info', 'gateway connected', { remote: c.remote }));
+    c.on('message', (msg) => this.deliver(c, msg));
+    c.once('close', (err) => {
+      if (err) this.log('warn', 'gateway connection failed', { err: err.message });
+      // The gateway cut the streams it sent here (docs/PROTOCOL.md,
+      // lifecycle): nothing more will come for them, not even an end.
+      for (const st of [...this.streams.values()]) if (st.conn === c) st.gatewayEnded();
     });
-    this.endpoints.push(ep);
-    await ep.start();
-    return ep;
   }
 
   // deliver takes one frame from the gateway.

@@ -29,6 +29,17 @@ function get(path, extra = '') {
   return `GET ${path} HTTP/1.1\r\nHost: h\r\n${extra}X-Forwarded-For: 192.0.2.7\r\nX-Request-Id: rid-${path.slice(1)}\r\nX-Nanogate-Session: 0123456789abcdeffedcba9876543210\r\n\r\n`;
 }
 
+// serveREP starts a Server bound at url and a REQ peer connected to it,
+// both closed when the test ends.
+async function serveREP(t, url) {
+  const srv = new Server(app, { log: quiet });
+  await srv.listen(url);
+  t.after(() => srv.close());
+  const req = await connect(url, PROTO.REQ);
+  t.after(() => req.close());
+  return { srv, req };
+}
+
 function app(req, res) {
   if (req.url.startsWith('/wait/')) {
     // Answers in reverse order of arrival: later requests wait less.
@@ -58,11 +69,7 @@ function app(req, res) {
 for (const transport of ['ipc', 'tcp']) {
   test(`bind over ${transport}: pipelined requests, replies in any order with their ids`, BOUND, async (t) => {
     const url = transport === 'ipc' ? tmpURL('rep') : await freeTCP();
-    const srv = new Server(app, { log: quiet });
-    await srv.listen(url);
-    t.after(() => srv.close());
-    const req = await connect(url, PROTO.REQ);
-    t.after(() => req.close());
+    const { req } = await serveREP(t, url);
     const waits = [300, 200, 100, 0];
     waits.forEach((ms, i) => req.send(request(0x80000001 + i, get(`/wait/${ms}`))));
     const got = [];
@@ -82,11 +89,7 @@ for (const transport of ['ipc', 'tcp']) {
 
 test('a backtrace with a device hop comes back whole', BOUND, async (t) => {
   const url = tmpURL('rep');
-  const srv = new Server(app, { log: quiet });
-  await srv.listen(url);
-  t.after(() => srv.close());
-  const req = await connect(url, PROTO.REQ);
-  t.after(() => req.close());
+  const { req } = await serveREP(t, url);
   req.send(Buffer.concat([Buffer.from([0, 0, 0, 7, 0x80, 0, 0, 2]), Buffer.from(get('/y'))]));
   const reply = await req.next();
   assert.deepStrictEqual([...reply.subarray(0, 8)], [0, 0, 0, 7, 0x80, 0, 0, 2]);
@@ -142,11 +145,7 @@ test('a listener that throws or rejects: 500 naming the request id, logged with 
 
 test('a malformed request gets 400, a body is read whole', BOUND, async (t) => {
   const url = tmpURL('rep');
-  const srv = new Server(app, { log: quiet });
-  await srv.listen(url);
-  t.after(() => srv.close());
-  const req = await connect(url, PROTO.REQ);
-  t.after(() => req.close());
+  const { req } = await serveREP(t, url);
   req.send(request(0x80000001, 'nonsense'));
   assert.match(split(await req.next()).text, /^HTTP\/1.1 400 /);
   const body = Buffer.alloc(3 << 20, 0);
@@ -185,11 +184,7 @@ test('maxInFlight: past it, the connection is not read until replies free room',
 
 test('shutdown: the drain notice, then what arrives is served, then the close', BOUND, async (t) => {
   const url = tmpURL('rep');
-  const srv = new Server(app, { log: quiet });
-  await srv.listen(url);
-  t.after(() => srv.close());
-  const req = await connect(url, PROTO.REQ);
-  t.after(() => req.close());
+  const { srv, req } = await serveREP(t, url);
   req.send(request(0x80000001, get('/wait/300')));
   await new Promise((r) => setTimeout(r, 50)); // the request is in flight
   const done = srv.shutdown();

@@ -48,13 +48,27 @@ func (c *collector) wait(t *testing.T, n int) []string {
 
 func newPull(t *testing.T, cfg LinkConfig, h func([]byte)) *Pull {
 	t.Helper()
+	return newPullKeeping(t, cfg, Borrowing(h))
+}
+
+// newPullKeeping is newPull with a handler that may keep its messages.
+func newPullKeeping(t *testing.T, cfg LinkConfig, h func(*[]byte) bool) *Pull {
+	t.Helper()
 	cfg.Logger = quiet
-	p, err := NewPull(cfg, Borrowing(h))
+	p, err := NewPull(cfg, h)
 	if err != nil {
 		t.Fatal(err)
 	}
 	t.Cleanup(func() { p.Close() })
 	return p
+}
+
+// dialPeer dials a Push to url and returns its peer once connected.
+func dialPeer(t *testing.T, url string) *Peer {
+	t.Helper()
+	p := newPush(t, LinkConfig{URL: url})
+	waitPushPeers(t, p, 1)
+	return p.Pick()
 }
 
 func newPush(t *testing.T, cfg LinkConfig) *Push {
@@ -313,8 +327,7 @@ func TestPipelineLargeAndOwned(t *testing.T) {
 			var mu sync.Mutex
 			var keep []kept
 			got := make(chan []byte, len(sizes)*4)
-			cfg := LinkConfig{URL: url, Listen: true, Logger: quiet, MaxRecvSize: 2 << 20}
-			pl, err := NewPull(cfg, func(msg *[]byte) bool {
+			newPullKeeping(t, LinkConfig{URL: url, Listen: true, MaxRecvSize: 2 << 20}, func(msg *[]byte) bool {
 				got <- bytes.Clone(*msg)
 				if len(*msg)%2 == 1 { // keep every odd-sized message
 					mu.Lock()
@@ -324,14 +337,9 @@ func TestPipelineLargeAndOwned(t *testing.T) {
 				}
 				return false
 			})
-			if err != nil {
-				t.Fatal(err)
-			}
-			t.Cleanup(func() { pl.Close() })
-			p := newPush(t, LinkConfig{URL: url})
-			waitPushPeers(t, p, 1)
-			peer := p.Pick()
+			peer := dialPeer(t, url)
 			var want [][]byte
+			var err error
 			for round := range 4 {
 				for i, n := range sizes {
 					body := make([]byte, n)
@@ -380,15 +388,8 @@ func TestPipelineConcurrentSenders(t *testing.T) {
 	url := ipcURL(t)
 	const senders, each = 4, 60
 	got := make(chan []byte, senders*each)
-	cfg := LinkConfig{URL: url, Listen: true, Logger: quiet, MaxRecvSize: 1 << 20}
-	pl, err := NewPull(cfg, Borrowing(func(msg []byte) { got <- bytes.Clone(msg) }))
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { pl.Close() })
-	p := newPush(t, LinkConfig{URL: url})
-	waitPushPeers(t, p, 1)
-	peer := p.Pick()
+	newPull(t, LinkConfig{URL: url, Listen: true, MaxRecvSize: 1 << 20}, func(msg []byte) { got <- bytes.Clone(msg) })
+	peer := dialPeer(t, url)
 	var wg sync.WaitGroup
 	for s := range senders {
 		wg.Go(func() {
@@ -439,17 +440,11 @@ func TestTrySendFull(t *testing.T) {
 	url := ipcURL(t)
 	release := make(chan struct{})
 	got := make(chan struct{}, 8192)
-	pl, err := NewPull(LinkConfig{URL: url, Listen: true, Logger: quiet}, Borrowing(func([]byte) {
+	newPull(t, LinkConfig{URL: url, Listen: true}, func([]byte) {
 		<-release // stops reading the connection until released
 		got <- struct{}{}
-	}))
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { pl.Close() })
-	p := newPush(t, LinkConfig{URL: url})
-	waitPushPeers(t, p, 1)
-	peer := p.Pick()
+	})
+	peer := dialPeer(t, url)
 	body := make([]byte, 64<<10)
 	sent := 0
 	for ; ; sent++ {
